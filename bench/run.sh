@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# make bench: MetaFuse read path against raw baselines measured in the same run.
+#
+# Builds mf-api (make) and the raw baseline server (bench/raw_server.c ->
+# build/bin/mf-bench-raw), starts a throwaway Postgres and Redis
+# (scripts/stack.sh infra-up), migrates, starts `mf-api serve` with two HTTP
+# threads, creates a tenant, loads datasets into it through the API, then
+# measures with wrk (same wrk settings for every run):
+#
+#   raw_hello       raw h2o, GET /hello (constant JSON)
+#   mf_healthz      mf-api, GET /healthz
+#   raw_select      raw h2o + async libpq, GET /datasets/{random name}: one SELECT
+#                   sent with PQsendQueryParams (parsed and planned each time)
+#   raw_select_prepared  the same SELECT prepared once per connection
+#   mf_get_dataset  mf-api, GET /api/v1/datasets/{random name} with the tenant key
+#
+# and prints ratio = ours / raw for the HTTP layer (healthz vs hello) and the
+# dataset read (GET dataset vs raw SELECT, and vs the prepared SELECT), with
+# p99 latencies and the goals (judged against raw_select).
+# Writes bench/results.json. Everything it starts is stopped on exit, also on
+# error or Ctrl-C.
+#
+# Environment (defaults in brackets):
+#   MF_BENCH_DURATION [10]      seconds per measured run
+#   MF_BENCH_WARMUP [3]         seconds of warm-up before each run
+#   MF_BENCH_ROUNDS [1]         rounds of the five runs; the median is reported
+#   MF_BENCH_DATASETS [10000]   datasets loaded into the tenant
+#   MF_BENCH_CONNECTIONS [64]   wrk -c
+#   MF_BENCH_WRK_THREADS [2]    wrk -t
+#   MF_BENCH_PG_POOL [8]        Postgres connections per HTTP thread, both servers
+#   MF_BENCH_LOAD_CONCURRENCY [16]  client threads of the dataset load
+#   MF_BENCH_LOG_LEVEL [info]   MF_LOG_LEVEL of mf-api during the bench
+#   MF_BENCH_OUT [bench/results.json]
+#   MF_BENCH_STRICT [0]         1: exit 1 when a goal is not met
+#   MF_BENCH_KEEP [0]           1: keep the work folder (logs, wrk outputs)
+#   MF_BENCH_API_BIN [build/bin/mf-api]  the mf-api to measure; when set,
+#                               `make` is not run (bench a binary built elsewhere)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# Debian's interpreter: the PATH python3 may be another one (stdlib is enough).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+DURATION="${MF_BENCH_DURATION:-10}"
+WARMUP="${MF_BENCH_WARMUP:-3}"
+ROUNDS="${MF_BENCH_ROUNDS:-1}"
+DATASETS="${MF_BENCH_DATASETS:-10000}"
+CONNECTIONS="${MF_BENCH_CONNECTIONS:-64}"
+WRK_THREADS="${MF_BENCH_WRK_THREADS:-2}"
+POOL="${MF_BENCH_PG_POOL:-8}"
+LOAD_CONCURRENCY="${MF_BENCH_LOAD_CONCURRENCY:-16}"
+LOG_LEVEL="${MF_BENCH_LOG_LEVEL:-info}"
+OUT="${MF_BENCH_OUT:-$ROOT/bench/results.json}"
+STRICT="${MF_BENCH_STRICT:-0}"
+KEEP="${MF_BENCH_KEEP:-0}"
+HTTP_THREADS=2
+NAME_FORMAT="bench_ds_%05d"
+
+BIN="$ROOT/build/bin"
+API_BIN="${MF_BENCH_API_BIN:-$BIN/mf-api}"
+RAW_BIN="$BIN/mf-bench-raw"
+LUA="$ROOT/bench/random_name.lua"
+
+say() { echo "bench: $*"; }
+warn() { echo "bench: $*" >&2; }
+die() { echo "bench: error: $*" >&2; exit 1; }
+
+for v in DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "MF_BENCH_$v must be a positive integer (got '${!v}')"
+done
+case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
+
+for tool in wrk curl cc pkg-config make; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (scripts/deps.sh installs it)"
+done
+
+# ---------------------------------------------------------------------------
+# What we start, and how it is stopped
+# ---------------------------------------------------------------------------
+WORK=""
+API_PID=""
+RAW_PID=""
+
+# alive PID COMM: PID runs (a zombie counts as gone) and is COMM.
+alive() {
+  local pid="$1" comm="$2" stat rest
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+  rest="${stat##*) }"
+  [ "${rest%% *}" != Z ] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ]
+}
+
+# stop_proc PID COMM: SIGTERM, up to 15 s, then SIGKILL; reaps it.
+stop_proc() {
+  local pid="$1" comm="$2" i
+  alive "$pid" "$comm" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    alive "$pid" "$comm" || break
+    sleep 0.1
+  done
+  if alive "$pid" "$comm"; then
+    warn "$comm (pid $pid) still running after 15 s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+log_tail() {
+  [ -s "$1" ] || return 0
+  echo "--- last lines of $(basename "$1"):" >&2
+  tail -n 20 "$1" >&2
+  echo "---" >&2
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_proc "$API_PID" mf-api
+  stop_proc "$RAW_PID" mf-bench-raw
+  if [ -n "$WORK" ] && [ -d "$WORK/infra" ]; then
+    "$ROOT/scripts/stack.sh" infra-down "$WORK/infra" >/dev/null 2>&1 ||
+      warn "infra-down failed; check for postgres/redis-server processes using $WORK/infra"
+  fi
+  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+    if [ "$rc" -ne 0 ]; then
+      for f in "$WORK"/logs/*.log; do
+        [ -e "$f" ] && log_tail "$f"
+      done
+    fi
+    if [ "$KEEP" = 1 ]; then
+      say "work folder kept: $WORK"
+    else
+      rm -rf -- "$WORK"
+    fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  "$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# wait_http URL PID COMM SECONDS: until URL answers 200, or fail if PID died.
+wait_http() {
+  local url="$1" pid="$2" comm="$3" secs="$4" i
+  for ((i = 0; i < secs * 10; i++)); do
+    alive "$pid" "$comm" || return 1
+    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# http METHOD URL [BODY] [KEY]: prints "STATUS BODY" (body on one line).
+http() {
+  local method="$1" url="$2" body="${3:-}" key="${4:-}" args=()
+  args=(-sS -X "$method" -o "$WORK/http.out" -w '%{http_code}' --max-time 30)
+  [ -n "$key" ] && args+=(-H "Authorization: Bearer $key")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  local status
+  : >"$WORK/http.out"
+  status="$(curl "${args[@]}" "$url")" || status=000
+  printf '%s %s\n' "$status" "$(tr -d '\n' <"$WORK/http.out" 2>/dev/null)"
+}
+
+# json_get FIELD.PATH: reads JSON on stdin, prints the value (empty if absent).
+json_get() {
+  "$PY" -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$1"
+}
+
+# ---------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------
+if [ -z "${MF_BENCH_API_BIN:-}" ]; then
+  say "building mf-api (make)"
+  make -s -C "$ROOT" all
+fi
+[ -x "$API_BIN" ] || die "$API_BIN not found"
+
+say "building mf-bench-raw"
+mkdir -p "$BIN"
+# shellcheck disable=SC2046 # pkg-config output is a list of words
+"${CC:-cc}" -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+  -D_GNU_SOURCE -DH2O_USE_LIBUV=0 $(pkg-config --cflags libh2o-evloop libpq openssl) \
+  -o "$RAW_BIN" "$ROOT/bench/raw_server.c" \
+  $(pkg-config --libs libh2o-evloop libpq openssl) -lpthread
+
+WORK="$(mktemp -d /tmp/mf-bench.XXXXXX)"
+chmod 755 "$WORK"
+mkdir -p "$WORK/logs" "$WORK/wrk"
+LOGS="$WORK/logs"
+
+# ---------------------------------------------------------------------------
+# Postgres + Redis, schema, mf-api
+# ---------------------------------------------------------------------------
+say "starting a throwaway Postgres and Redis"
+"$ROOT/scripts/stack.sh" infra-up "$WORK/infra" >"$LOGS/infra.log" 2>&1 ||
+  die "scripts/stack.sh infra-up failed (see above)"
+# shellcheck source=/dev/null
+. "$WORK/infra/infra.env"
+
+export MF_MIGRATIONS_DIR="$ROOT/migrations"
+say "migrating"
+"$API_BIN" migrate >"$LOGS/migrate.log" 2>&1 || die "mf-api migrate failed"
+PSQL=(psql -X -q -At -v ON_ERROR_STOP=1)
+# The bench measures the read path, not the rate limiter refusing it: lift the
+# plan's requests-per-second limit in this throwaway database (the limiter
+# itself still runs on every request).
+PLAN_RPS_LIFTED=0
+if [ "$("${PSQL[@]}" "$MF_PG_SUPER_URL" -c "SELECT count(*) FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = 'plans' AND column_name = 'max_rps'")" = 1 ]; then
+  "${PSQL[@]}" "$MF_PG_SUPER_URL" -c "UPDATE plans SET max_rps = 100000000 WHERE name = 'enterprise'" >/dev/null
+  PLAN_RPS_LIFTED=1
+fi
+PLATFORM_KEY="$("$API_BIN" create-platform-key 2>"$LOGS/create-platform-key.log" | tail -n 1)" ||
+  die "mf-api create-platform-key failed"
+[ -n "$PLATFORM_KEY" ] || die "mf-api create-platform-key printed no key"
+
+API_PORT="$(free_port)"
+API="http://127.0.0.1:$API_PORT"
+say "starting mf-api serve on $API ($HTTP_THREADS threads, pool $POOL per thread, log level $LOG_LEVEL)"
+MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$API_PORT" MF_HTTP_THREADS="$HTTP_THREADS" \
+  MF_PG_POOL_SIZE="$POOL" MF_LOG_LEVEL="$LOG_LEVEL" \
+  "$API_BIN" serve </dev/null >"$LOGS/mf-api.log" 2>&1 &
+API_PID=$!
+wait_http "$API/readyz" "$API_PID" mf-api 30 || die "mf-api did not become ready (GET /readyz)"
+
+# ---------------------------------------------------------------------------
+# Tenant and data
+# ---------------------------------------------------------------------------
+read -r status body < <(http POST "$API/api/v1/admin/tenants" '{"name":"bench","plan":"enterprise"}' "$PLATFORM_KEY")
+[ "$status" = 201 ] || die "POST /api/v1/admin/tenants: HTTP $status $body"
+TENANT_KEY="$(json_get api_key <<<"$body")"
+TENANT_ID="$(json_get tenant.id <<<"$body")"
+if [ -z "$TENANT_KEY" ] || [ -z "$TENANT_ID" ]; then
+  die "tenant answer without api_key or tenant.id: $body"
+fi
+
+say "loading $DATASETS datasets through POST /api/v1/datasets ($LOAD_CONCURRENCY client threads)"
+"$PY" "$ROOT/bench/load_datasets.py" --url "$API" --key "$TENANT_KEY" --count "$DATASETS" \
+  --concurrency "$LOAD_CONCURRENCY" --name-format "$NAME_FORMAT" >"$WORK/load.json" 2>"$LOGS/load.log" ||
+  { cat "$LOGS/load.log" >&2; die "loading datasets failed"; }
+say "load: $(cat "$WORK/load.json")"
+
+# shellcheck disable=SC2059 # the format is ours
+FIRST_NAME="$(printf "$NAME_FORMAT" 0)"
+# Fresh statistics and visibility maps for both servers alike.
+"${PSQL[@]}" "$MF_PG_SUPER_URL" -c 'VACUUM ANALYZE' >/dev/null
+read -r status body < <(http GET "$API/api/v1/datasets/$FIRST_NAME" "" "$TENANT_KEY")
+[ "$status" = 200 ] || die "GET /api/v1/datasets/$FIRST_NAME: HTTP $status $body"
+
+# ---------------------------------------------------------------------------
+# The raw baseline server
+# ---------------------------------------------------------------------------
+# One SELECT on the same table and index mf-api reads, as the table owner (no
+# RLS). The tenant id is $2 so the lookup uses the same (tenant, ..., name)
+# unique index a tenant-scoped read does.
+RAW_PG_URL="$MF_PG_ADMIN_URL"
+# shellcheck disable=SC2016 # $1 and $2 are query parameters, not shell
+RAW_SQL='SELECT name, description FROM datasets WHERE name = $1 LIMIT 1'
+RAW_TENANT=""
+DATASET_COLUMNS=" $("${PSQL[@]}" "$MF_PG_SUPER_URL" -c "SELECT string_agg(column_name, ' ') FROM information_schema.columns
+    WHERE table_schema = current_schema() AND table_name = 'datasets'") "
+if [[ "$DATASET_COLUMNS" == *" tenant_id "* ]]; then
+  RAW_TENANT="$TENANT_ID"
+  if [[ "$DATASET_COLUMNS" == *" namespace "* ]]; then
+    # shellcheck disable=SC2016
+    RAW_SQL='SELECT name, description FROM datasets WHERE tenant_id = $2 AND namespace = '"'default'"' AND name = $1 LIMIT 1'
+  else
+    # shellcheck disable=SC2016
+    RAW_SQL='SELECT name, description FROM datasets WHERE tenant_id = $2 AND name = $1 LIMIT 1'
+  fi
+fi
+# An owner subject to FORCE ROW LEVEL SECURITY would see nothing: use the superuser then.
+if [ "$("${PSQL[@]}" "$MF_PG_SUPER_URL" -c "SELECT relforcerowsecurity FROM pg_class WHERE oid = 'datasets'::regclass")" = t ]; then
+  RAW_PG_URL="$MF_PG_SUPER_URL"
+fi
+plan_args=(-c "PREPARE q AS $RAW_SQL")
+if [ -n "$RAW_TENANT" ]; then
+  plan_args+=(-c "EXPLAIN (COSTS OFF) EXECUTE q('$FIRST_NAME', '$RAW_TENANT')")
+else
+  plan_args+=(-c "EXPLAIN (COSTS OFF) EXECUTE q('$FIRST_NAME')")
+fi
+RAW_PLAN="$("${PSQL[@]}" "$RAW_PG_URL" "${plan_args[@]}" 2>&1 | sed 's/^ *//' | paste -sd ' ')" || true
+say "raw query: $RAW_SQL; plan: $RAW_PLAN"
+
+RAW_PORT="$(free_port)"
+RAW="http://127.0.0.1:$RAW_PORT"
+raw_args=(--port "$RAW_PORT" --threads "$HTTP_THREADS" --pool "$POOL" --pg-url "$RAW_PG_URL" --sql "$RAW_SQL")
+[ -n "$RAW_TENANT" ] && raw_args+=(--tenant "$RAW_TENANT")
+say "starting mf-bench-raw on $RAW"
+"$RAW_BIN" "${raw_args[@]}" </dev/null >"$LOGS/mf-bench-raw.log" 2>&1 &
+RAW_PID=$!
+wait_http "$RAW/hello" "$RAW_PID" mf-bench-raw 10 || die "mf-bench-raw did not start"
+for path in "/datasets/$FIRST_NAME" "/prepared/datasets/$FIRST_NAME"; do
+  wait_http "$RAW$path" "$RAW_PID" mf-bench-raw 10 ||
+    die "mf-bench-raw: GET $path is not 200: $(curl -sS "$RAW$path" 2>&1)"
+done
+
+# ---------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------
+# measure NAME ROUND URL [wrk script args...]
+measure() {
+  local name="$1" round="$2" url="$3" out
+  shift 3
+  local wrk_args=(-t"$WRK_THREADS" -c"$CONNECTIONS" --latency) script_args=()
+  if [ $# -gt 0 ]; then
+    wrk_args+=(-s "$LUA")
+    script_args=(-- "$@")
+  fi
+  out="$WORK/wrk/$name.$round.txt"
+  wrk "${wrk_args[@]}" -d"${WARMUP}s" "$url" "${script_args[@]}" >/dev/null 2>&1 || true
+  wrk "${wrk_args[@]}" -d"${DURATION}s" "$url" "${script_args[@]}" >"$out" 2>&1 ||
+    { cat "$out" >&2; die "wrk failed for $name"; }
+  say "$(printf '%-19s round %d: %10s req/s  p99 %s' "$name" "$round" \
+    "$(awk '/^Requests\/sec:/ { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")")"
+}
+
+say "measuring: ${ROUNDS} round(s) of 5 runs, ${WARMUP} s warm-up + ${DURATION} s each, wrk -t$WRK_THREADS -c$CONNECTIONS"
+for ((round = 1; round <= ROUNDS; round++)); do
+  measure raw_hello "$round" "$RAW/hello"
+  measure mf_healthz "$round" "$API/healthz"
+  measure raw_select "$round" "$RAW" /datasets/ "$NAME_FORMAT" "$DATASETS"
+  measure raw_select_prepared "$round" "$RAW" /prepared/datasets/ "$NAME_FORMAT" "$DATASETS"
+  measure mf_get_dataset "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
+done
+alive "$API_PID" mf-api || die "mf-api died during the bench"
+alive "$RAW_PID" mf-bench-raw || die "mf-bench-raw died during the bench"
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+PG_VERSION="$("${PSQL[@]}" "$MF_PG_SUPER_URL" -c 'SHOW server_version' 2>/dev/null || true)"
+GIT_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)"
+export DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY LOG_LEVEL \
+  HTTP_THREADS NAME_FORMAT RAW_SQL RAW_PLAN PG_VERSION GIT_COMMIT PLAN_RPS_LIFTED
+"$PY" - "$WORK/load.json" >"$WORK/meta.json" <<'EOF'
+import json, os, subprocess, sys
+e = os.environ
+def h2o_version():
+    try:
+        return subprocess.run(["pkg-config", "--modversion", "libh2o-evloop"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return None
+with open(sys.argv[1]) as f:
+    load = json.load(f)
+json.dump({
+    "git_commit": e.get("GIT_COMMIT") or None,
+    "config": {
+        "duration_s": int(e["DURATION"]), "warmup_s": int(e["WARMUP"]), "rounds": int(e["ROUNDS"]),
+        "wrk_threads": int(e["WRK_THREADS"]), "connections": int(e["CONNECTIONS"]),
+        "http_threads": int(e["HTTP_THREADS"]), "pg_pool_per_thread": int(e["POOL"]),
+        "mf_log_level": e["LOG_LEVEL"], "datasets": int(e["DATASETS"]), "name_format": e["NAME_FORMAT"],
+        "raw_sql": e["RAW_SQL"], "raw_plan": e.get("RAW_PLAN"),
+        "enterprise_max_rps_lifted": e.get("PLAN_RPS_LIFTED") == "1",
+        "h2o_version": h2o_version(), "postgres_version": e.get("PG_VERSION") or None,
+    },
+    "load": {"what": "POST /api/v1/datasets, python3 client threads over keep-alive", **load},
+}, sys.stdout, indent=2)
+EOF
+
+report_args=(--dir "$WORK/wrk" --meta "$WORK/meta.json" --out "$OUT")
+[ "$STRICT" = 1 ] && report_args+=(--strict)
+"$PY" "$ROOT/bench/report.py" "${report_args[@]}"

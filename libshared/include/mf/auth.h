@@ -1,0 +1,58 @@
+/*
+ * auth.h: API keys and the identities they resolve to.
+ *
+ * A key is mf_<env>_<prefix>_<secret>: prefix 12 hex chars (public, indexed),
+ * secret 64 hex chars (256 random bits). The store keeps the prefix and the
+ * SHA-256 of the whole key; a fast hash is right for random secrets and costs
+ * every request nothing. Verified keys are cached per loop thread for
+ * MF_KEY_CACHE_TTL seconds so most requests need no lookup.
+ */
+#ifndef MF_AUTH_H
+#define MF_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mf/error.h"
+
+typedef enum {
+    MF_ROLE_PUBLIC = 0, /* no credentials needed */
+    MF_ROLE_VIEWER = 1,
+    MF_ROLE_EDITOR = 2,
+    MF_ROLE_ADMIN = 3,
+    MF_ROLE_PLATFORM_ADMIN = 100, /* the platform key only */
+} mf_role_t;
+
+/* Name of a role ("viewer", "platform_admin"); NULL for other values. */
+const char *mf_role_name(mf_role_t role);
+/* Parse a role name (including "platform_admin"); MF_ROLE_PUBLIC when unknown. */
+mf_role_t mf_role_parse(const char *s);
+
+/* Who is calling, filled by authentication. */
+typedef struct {
+    char tenant_id[40]; /* "" for the platform key */
+    char key_id[40];
+    char actor[64]; /* "key:<prefix>" */
+    mf_role_t role;
+} mf_identity_t;
+
+#define MF_KEY_PREFIX_LEN 12
+#define MF_KEY_SECRET_LEN 64
+#define MF_KEY_MAX_LEN 128
+
+/* Make a new key for env into key (>= MF_KEY_MAX_LEN bytes), its prefix and its SHA-256 hex. */
+void mf_auth_key_new(const char *env, char *key, char prefix[MF_KEY_PREFIX_LEN + 1], char hash[65]);
+/* Check the shape of a presented key and compute its prefix and hash. 0 or MF_EUNAUTHORIZED. */
+int mf_auth_key_parse(const char *s, size_t len, char prefix[MF_KEY_PREFIX_LEN + 1], char hash[65]) MF_MUST_CHECK;
+
+/* A fixed-size cache of verified keys, keyed by key hash. Not thread-safe: one per loop thread. */
+typedef struct mf_auth_cache mf_auth_cache_t;
+mf_auth_cache_t *mf_auth_cache_new(size_t slots);
+void mf_auth_cache_destroy(mf_auth_cache_t *cache);
+/* 1 and *out filled when hash is cached and fresh at now_ms, else 0. */
+int mf_auth_cache_get(mf_auth_cache_t *cache, const char hash[65], uint64_t now_ms, mf_identity_t *out);
+/* Remember id for hash until expires_ms (overwrites the slot). */
+void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_identity_t *id, uint64_t expires_ms);
+/* Forget every entry of key_id (used after revocation on this thread). */
+void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *key_id);
+
+#endif

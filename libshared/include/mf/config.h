@@ -1,0 +1,53 @@
+/*
+ * config.h: the configuration table. Every setting of every service is one
+ * row here (environment name, type, default, bounds, doc). mf_config_load
+ * reads the environment once at start and validates every row; later reads
+ * are lock-free lookups. `mf-api config-doc` prints the table as markdown
+ * and a test checks docs/configuration.md lists every key.
+ */
+#ifndef MF_CONFIG_H
+#define MF_CONFIG_H
+
+#include <stddef.h>
+#include "mf/error.h"
+
+/* X(id, env name, type INT|STR, default, min, max, doc). For STR, min/max bound the length. */
+#define MF_CONFIG_TABLE(X)                                                                                     \
+    X(HTTP_HOST, "MF_HTTP_HOST", STR, "127.0.0.1", 1, 255, "Address the HTTP server listens on.")             \
+    X(HTTP_PORT, "MF_HTTP_PORT", INT, "8080", 1, 65535, "TCP port of the HTTP server.")                        \
+    X(HTTP_THREADS, "MF_HTTP_THREADS", INT, "2", 1, 64, "Event-loop threads, each with its own listener and database pool.") \
+    X(HTTP_MAX_BODY, "MF_HTTP_MAX_BODY", INT, "1048576", 1024, 67108864, "Largest accepted request body in bytes (413 above).") \
+    X(CORS_ORIGIN, "MF_CORS_ORIGIN", STR, "", 0, 255, "Dashboard origin allowed by CORS (empty: no CORS headers).") \
+    X(PUBLIC_URL, "MF_PUBLIC_URL", STR, "", 0, 255, "Public base URL of the service (used in links; empty: derived from the request).") \
+    X(PG_URL, "MF_PG_URL", STR, "", 0, 1024, "libpq URL of the service role (mf_app, subject to Row Level Security). Required by serve.") \
+    X(PG_ADMIN_URL, "MF_PG_ADMIN_URL", STR, "", 0, 1024, "libpq URL of the owner role (mf_owner), used by migrate and create-platform-key.") \
+    X(PG_POOL_SIZE, "MF_PG_POOL_SIZE", INT, "8", 1, 256, "Database connections per event-loop thread.")        \
+    X(PG_QUEUE_MAX, "MF_PG_QUEUE_MAX", INT, "256", 0, 100000, "Requests that may wait for a database connection per thread before 503.") \
+    X(PG_RECONNECT_MAX_MS, "MF_PG_RECONNECT_MAX_MS", INT, "5000", 10, 600000, "Upper bound of the reconnect backoff in milliseconds.") \
+    X(MIGRATIONS_DIR, "MF_MIGRATIONS_DIR", STR, "migrations", 1, 1024, "Folder of NNNN_name.sql migrations.")   \
+    X(REDIS_URL, "MF_REDIS_URL", STR, "", 0, 1024, "Redis URL (redis://host:port) for streams and pub/sub.")   \
+    X(KEY_ENV, "MF_KEY_ENV", STR, "live", 1, 16, "Environment tag inside new API keys (mf_<env>_...); lowercase letters and digits.") \
+    X(KEY_CACHE_TTL, "MF_KEY_CACHE_TTL", INT, "5", 0, 3600, "Seconds a verified API key stays cached in-process.") \
+    X(LOG_LEVEL, "MF_LOG_LEVEL", STR, "info", 4, 5, "Lowest log level written: debug, info, warn or error.")    \
+    X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
+
+typedef enum {
+#define MF__CFG_ENUM(id, env, type, def, min, max, doc) MF_CFG_##id,
+    MF_CONFIG_TABLE(MF__CFG_ENUM)
+#undef MF__CFG_ENUM
+        MF_CFG__COUNT
+} mf_config_key_t;
+
+/* Read and validate every key from the environment. On error returns
+ * MF_EINVALID_REQUEST and writes a message naming the key into err. */
+int mf_config_load(char *err, size_t errlen) MF_MUST_CHECK;
+/* Value of an INT key (the default before mf_config_load). */
+long long mf_config_int(mf_config_key_t key);
+/* Value of a STR key; borrowed, valid for the process lifetime. */
+const char *mf_config_str(mf_config_key_t key);
+/* Override one key programmatically (tests, CLI flags); validated like the environment. */
+int mf_config_set(mf_config_key_t key, const char *value, char *err, size_t errlen) MF_MUST_CHECK;
+/* Write the table as a markdown table to f (a FILE *). */
+void mf_config_print_doc(void *f);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * http.h: the HTTP server every MetaFuse service runs on (h2o 2.2.5, evloop).
+ *
+ * mf_http_run starts MF_HTTP_THREADS loop threads; each has its own h2o
+ * context, SO_REUSEPORT listener, database pool and API-key cache. A request
+ * is matched against the service's route table (patterns with {param}
+ * segments); the table row says which role it needs, so authentication and
+ * authorization happen before any handler runs. Handlers answer at once or
+ * later from a database callback on the same thread; if the client went away
+ * meanwhile the answer is dropped safely (mf_req_t outlives h2o's request).
+ *
+ * Every service also gets GET /healthz, /readyz and /metrics, request ids
+ * (X-Request-ID accepted or generated, echoed, logged), CORS for
+ * MF_CORS_ORIGIN, the body-size limit with an enveloped 413, and a graceful
+ * SIGTERM: stop accepting, finish in-flight requests, exit.
+ */
+#ifndef MF_HTTP_H
+#define MF_HTTP_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "mf/auth.h"
+#include "mf/error.h"
+#include "mf/pg.h"
+
+typedef struct mf_req mf_req_t;
+
+/* A handler answers now or later (exactly once) through mf_respond_*; returns nothing. */
+typedef void (*mf_handler_fn)(mf_req_t *r);
+
+typedef struct {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/datasets/{name}/tags/{tag}" */
+    mf_role_t role;      /* minimum role */
+    mf_handler_fn handler;
+    int takes_body; /* 1: JSON body parsed into mf_req_body() before the handler */
+} mf_route_t;
+
+#define MF_HTTP_MAX_PARAMS 6
+
+/* Register routes (before mf_http_run); the array must live for the process. */
+void mf_http_add_routes(const mf_route_t *routes, size_t n);
+/* Print every registered route as "METHOD /pattern" lines to f (a FILE *). */
+void mf_http_print_routes(void *f);
+/* Run the server until SIGTERM/SIGINT; returns 0 after a graceful stop, or an MF_E* on start failure. */
+int mf_http_run(const char *service_name) MF_MUST_CHECK;
+
+/* ---- inside a handler ---- */
+
+/* The caller's identity (borrowed). */
+const mf_identity_t *mf_req_identity(const mf_req_t *r);
+/* The decoded value of path parameter `name` (borrowed, NUL-terminated). */
+const char *mf_req_param(const mf_req_t *r, const char *name);
+/* The decoded query value of `name`, or NULL when absent. Borrowed. */
+const char *mf_req_query(mf_req_t *r, const char *name);
+/* The parsed JSON body (borrowed) of a takes_body route. */
+json_t *mf_req_body(const mf_req_t *r);
+/* A request header value as a new NUL-terminated string in the request pool, or NULL. */
+const char *mf_req_header(mf_req_t *r, const char *lowercase_name);
+/* The request id (borrowed). */
+const char *mf_req_id(const mf_req_t *r);
+/* Per-request state for async handlers; free_fn (may be NULL) runs when the request is released,
+ * whether or not the client stayed. */
+void mf_req_set_data(mf_req_t *r, void *data, void (*free_fn)(void *));
+void *mf_req_data(const mf_req_t *r);
+
+/* Add a response header (copied) before responding. */
+void mf_req_add_header(mf_req_t *r, const char *name, const char *value);
+
+/* Answer with a JSON body (copied). */
+void mf_respond_json(mf_req_t *r, int status, const char *body, size_t len);
+/* Answer with a jansson value (borrowed; serialised compactly). */
+void mf_respond_jsonv(mf_req_t *r, int status, json_t *value);
+/* Answer with no body (e.g. 204). */
+void mf_respond_empty(mf_req_t *r, int status);
+/* Answer with the error envelope; msg (printf) overrides the table's message when non-NULL. */
+void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Run a statement for this request in the caller's tenant context
+ * (mf.tenant_id, actor, request id, client address set per transaction).
+ * cb runs later on this thread with the result; it is skipped (and the result
+ * dropped) when the client has gone. If the pool refuses, this answers 503
+ * itself and returns MF_EUNAVAILABLE: the handler must only return.
+ */
+typedef void (*mf_req_pg_cb)(mf_req_t *r, PGresult *res);
+int mf_req_query_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams, const char *const *params,
+                            mf_req_pg_cb cb) MF_MUST_CHECK;
+/* Same with no tenant context (RLS hides tenant rows; for security-definer lookups). */
+int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams,
+                                       const char *const *params, mf_req_pg_cb cb) MF_MUST_CHECK;
+
+/* Answer `status` with column 0 of row 0 as the JSON body, or 404 with not_found_msg when no row. */
+void mf_respond_row_or_404(mf_req_t *r, PGresult *res, int status, const char *not_found_msg);
+/* Forget a revoked key in this thread's cache at once (other threads drop it within MF_KEY_CACHE_TTL). */
+void mf_http_forget_key(const char *key_id);
+
+/* ---- for libshared modules ---- */
+/* The pool of the calling loop thread. */
+mf_pg_pool_t *mf_http_thread_pool(void);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * store.h: administration of the PostgreSQL store from the command line:
+ * forward-only migrations and platform keys. Blocking; never call from a loop
+ * thread. Both connect with the owner role's URL (MF_PG_ADMIN_URL).
+ */
+#ifndef MF_STORE_H
+#define MF_STORE_H
+
+#include <stddef.h>
+#include "mf/error.h"
+
+/*
+ * Apply every migrations/NNNN_name.sql not yet recorded in schema_migrations,
+ * in order, each in its own transaction, under a session advisory lock so
+ * concurrent runs (several replicas, a k8s Job) apply each once. A recorded
+ * migration whose file changed is an error (migrations are forward-only).
+ * Progress lines go to stderr. 0, or an MF_E* with err set.
+ */
+int mf_store_migrate(const char *url, const char *dir, char *err, size_t errlen) MF_MUST_CHECK;
+
+/* Create a platform admin key; writes the key (shown once) into key (>= 128 bytes). */
+int mf_store_create_platform_key(const char *url, const char *env, char *key, char *err, size_t errlen) MF_MUST_CHECK;
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * auth.c: key generation, parsing and the per-thread cache of verified keys
+ * (see auth.h). The cache is direct-mapped on the first bytes of the key hash;
+ * a collision simply evicts, which costs one extra lookup.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mf/auth.h"
+#include "mf/util.h"
+
+static const char *const role_names[] = {"public", "viewer", "editor", "admin"};
+
+const char *mf_role_name(mf_role_t role)
+{
+    if (role == MF_ROLE_PLATFORM_ADMIN)
+        return "platform_admin";
+    if (role >= MF_ROLE_VIEWER && role <= MF_ROLE_ADMIN)
+        return role_names[role];
+    return NULL;
+}
+
+mf_role_t mf_role_parse(const char *s)
+{
+    if (s == NULL)
+        return MF_ROLE_PUBLIC;
+    for (int i = MF_ROLE_VIEWER; i <= MF_ROLE_ADMIN; i++)
+        if (strcmp(s, role_names[i]) == 0)
+            return (mf_role_t)i;
+    if (strcmp(s, "platform_admin") == 0)
+        return MF_ROLE_PLATFORM_ADMIN;
+    return MF_ROLE_PUBLIC;
+}
+
+void mf_auth_key_new(const char *env, char *key, char prefix[MF_KEY_PREFIX_LEN + 1], char hash[65])
+{
+    char secret[MF_KEY_SECRET_LEN + 1];
+    mf_random_hex(MF_KEY_PREFIX_LEN / 2, prefix);
+    mf_random_hex(MF_KEY_SECRET_LEN / 2, secret);
+    snprintf(key, MF_KEY_MAX_LEN, "mf_%s_%s_%s", env, prefix, secret);
+    mf_sha256_hex(key, strlen(key), hash);
+}
+
+static int all_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int mf_auth_key_parse(const char *s, size_t len, char prefix[MF_KEY_PREFIX_LEN + 1], char hash[65])
+{
+    /* mf_ env _ prefix _ secret */
+    size_t tail = 1 + MF_KEY_PREFIX_LEN + 1 + MF_KEY_SECRET_LEN;
+    if (len < 3 + 1 + tail || len >= MF_KEY_MAX_LEN || memcmp(s, "mf_", 3) != 0)
+        return MF_EUNAUTHORIZED;
+    size_t env_len = len - 3 - tail;
+    if (env_len < 1 || env_len > 16)
+        return MF_EUNAUTHORIZED;
+    for (size_t i = 0; i < env_len; i++) {
+        char c = s[3 + i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            return MF_EUNAUTHORIZED;
+    }
+    const char *p = s + 3 + env_len;
+    if (p[0] != '_' || p[1 + MF_KEY_PREFIX_LEN] != '_' || !all_hex(p + 1, MF_KEY_PREFIX_LEN) ||
+        !all_hex(p + 2 + MF_KEY_PREFIX_LEN, MF_KEY_SECRET_LEN))
+        return MF_EUNAUTHORIZED;
+    memcpy(prefix, p + 1, MF_KEY_PREFIX_LEN);
+    prefix[MF_KEY_PREFIX_LEN] = '\0';
+    mf_sha256_hex(s, len, hash);
+    return 0;
+}
+
+typedef struct {
+    char hash[65];
+    uint64_t expires_ms;
+    mf_identity_t id;
+} mf_auth_slot_t;
+
+struct mf_auth_cache {
+    size_t nslots;
+    mf_auth_slot_t *slots;
+};
+
+mf_auth_cache_t *mf_auth_cache_new(size_t slots)
+{
+    mf_auth_cache_t *c = mf_calloc(1, sizeof(*c));
+    c->nslots = slots ? slots : 1;
+    c->slots = mf_calloc(c->nslots, sizeof(*c->slots));
+    return c;
+}
+
+void mf_auth_cache_destroy(mf_auth_cache_t *cache)
+{
+    if (cache == NULL)
+        return;
+    free(cache->slots);
+    free(cache);
+}
+
+static mf_auth_slot_t *slot_of(mf_auth_cache_t *c, const char hash[65])
+{
+    unsigned long long v = strtoull((char[17]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7],
+                                               hash[8], hash[9], hash[10], hash[11], hash[12], hash[13], hash[14],
+                                               hash[15], 0},
+                                    NULL, 16);
+    return &c->slots[v % c->nslots];
+}
+
+int mf_auth_cache_get(mf_auth_cache_t *cache, const char hash[65], uint64_t now_ms, mf_identity_t *out)
+{
+    mf_auth_slot_t *s = slot_of(cache, hash);
+    if (s->expires_ms <= now_ms || !mf_ct_equal(s->hash, hash, 64))
+        return 0;
+    *out = s->id;
+    return 1;
+}
+
+void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_identity_t *id, uint64_t expires_ms)
+{
+    mf_auth_slot_t *s = slot_of(cache, hash);
+    memcpy(s->hash, hash, 65);
+    s->id = *id;
+    s->expires_ms = expires_ms;
+}
+
+void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *key_id)
+{
+    for (size_t i = 0; i < cache->nslots; i++)
+        if (cache->slots[i].expires_ms != 0 && strcmp(cache->slots[i].id.key_id, key_id) == 0)
+            cache->slots[i].expires_ms = 0;
+}

@@ -1,0 +1,878 @@
+/*
+ * http.c: the server (see http.h).
+ *
+ * Threads: the main thread starts MF_HTTP_THREADS loop threads and waits for
+ * a signal. Each loop thread owns an h2o context, a SO_REUSEPORT listener, a
+ * database pool and an API-key cache; threads share only read-only
+ * configuration, the route table and atomic metrics.
+ *
+ * Request life: on_req allocates an mf_req_t (malloc, refcounted) and ties it
+ * to h2o's request pool with a shared guard whose dispose callback clears
+ * r->req and drops h2o's reference. A database operation holds another
+ * reference; when it completes after the client left, r->req is NULL and the
+ * answer is dropped. Dispatch: CORS preflight -> route match (404/405) ->
+ * authentication (cache, else a security-definer lookup) -> role check ->
+ * body checks (415/413/invalid_json) -> handler.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <h2o.h>
+#include "mf/auth.h"
+#include "mf/config.h"
+#include "mf/http.h"
+#include "mf/json.h"
+#include "mf/log.h"
+#include "mf/metrics.h"
+#include "mf/util.h"
+
+#if H2O_USE_LIBUV
+#error "build with -DH2O_USE_LIBUV=0 (the evloop flavour of h2o)"
+#endif
+
+#define MAX_ROUTES 256
+#define MAX_SEGMENTS 12
+#define KEY_CACHE_SLOTS 4096
+#define MAX_QUERY_PARAMS 32
+/* h2o buffers bodies up to this; between MF_HTTP_MAX_BODY and here we answer 413 with the envelope. */
+#define H2O_BODY_HARD_CAP (64u * 1024 * 1024)
+
+typedef struct {
+    const mf_route_t *def;
+    int nseg;
+    const char *seg[MAX_SEGMENTS]; /* literal segment, or NULL for a parameter */
+    const char *param_name[MAX_SEGMENTS];
+    char *storage;
+} compiled_route_t;
+
+static compiled_route_t routes[MAX_ROUTES];
+static const char *route_labels[MAX_ROUTES];
+static const char *route_methods[MAX_ROUTES];
+static size_t nroutes;
+
+typedef struct {
+    int index;
+    pthread_t tid;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    mf_pg_pool_t *pool;
+    mf_auth_cache_t *keys;
+    int inflight;
+    int started;
+} loop_thread_t;
+
+static h2o_globalconf_t globalconf;
+static loop_thread_t *threads;
+static int nthreads;
+static volatile sig_atomic_t stop_requested;
+static __thread loop_thread_t *current_thread;
+static const char *service;
+
+struct mf_req {
+    int refs;
+    h2o_req_t *req; /* NULL once h2o freed the request */
+    loop_thread_t *thread;
+    size_t route; /* index into routes, or SIZE_MAX */
+    const compiled_route_t *cr;
+    const char *params[MAX_SEGMENTS];
+    int nquery; /* -1 until parsed */
+    const char *query_keys[MAX_QUERY_PARAMS], *query_values[MAX_QUERY_PARAMS];
+    json_t *body;
+    mf_identity_t id;
+    char request_id[72];
+    char client[64];
+    char key_prefix[MF_KEY_PREFIX_LEN + 1];
+    char key_hash[65];
+    double started;
+    int responded;
+    void *data;
+    void (*data_free)(void *);
+    mf_log_ctx_t log;
+};
+
+/* ---------- routes ---------- */
+
+void mf_http_add_routes(const mf_route_t *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        MF_ASSERT(nroutes < MAX_ROUTES);
+        compiled_route_t *cr = &routes[nroutes];
+        cr->def = &defs[i];
+        cr->storage = mf_strdup(defs[i].pattern);
+        MF_ASSERT(cr->storage[0] == '/');
+        char *save = NULL;
+        for (char *tok = strtok_r(cr->storage + 1, "/", &save); tok != NULL; tok = strtok_r(NULL, "/", &save)) {
+            MF_ASSERT(cr->nseg < MAX_SEGMENTS);
+            size_t len = strlen(tok);
+            if (tok[0] == '{' && tok[len - 1] == '}') {
+                tok[len - 1] = '\0';
+                cr->seg[cr->nseg] = NULL;
+                cr->param_name[cr->nseg] = tok + 1;
+            } else {
+                cr->seg[cr->nseg] = tok;
+            }
+            cr->nseg++;
+        }
+        route_labels[nroutes] = defs[i].pattern;
+        route_methods[nroutes] = defs[i].method;
+        nroutes++;
+    }
+}
+
+void mf_http_print_routes(void *fp)
+{
+    for (size_t i = 0; i < nroutes; i++)
+        fprintf(fp, "%s %s\n", routes[i].def->method, routes[i].def->pattern);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode (and '+' as space when form) into the pool; NULL on bad escapes,
+ * NUL bytes or invalid UTF-8. */
+static char *url_decode(h2o_mem_pool_t *pool, const char *s, size_t len, int form)
+{
+    char *out = h2o_mem_alloc_pool(pool, len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= len)
+                return NULL;
+            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return NULL;
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (form && s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    if (!mf_text_is_clean(out, o, 0))
+        return NULL;
+    return out;
+}
+
+typedef enum { MATCH_NONE, MATCH_OK, MATCH_WRONG_METHOD, MATCH_BAD_ENCODING } match_t;
+
+static match_t match_route(mf_req_t *r, h2o_iovec_t method, const char *path, size_t pathlen)
+{
+    const char *segs[MAX_SEGMENTS + 1];
+    size_t seglen[MAX_SEGMENTS + 1];
+    int nseg = 0;
+    size_t i = 0;
+    if (pathlen == 0 || path[0] != '/')
+        return MATCH_NONE;
+    i = 1;
+    while (i <= pathlen) {
+        size_t start = i;
+        while (i < pathlen && path[i] != '/')
+            i++;
+        if (nseg > MAX_SEGMENTS)
+            return MATCH_NONE;
+        segs[nseg] = path + start;
+        seglen[nseg] = i - start;
+        nseg++;
+        i++;
+    }
+    /* "/a/b/" has an empty last segment: treat trailing slash as no match */
+    int path_matched = 0;
+    for (size_t ri = 0; ri < nroutes; ri++) {
+        const compiled_route_t *cr = &routes[ri];
+        if (cr->nseg != nseg)
+            continue;
+        int ok = 1;
+        for (int s = 0; s < nseg && ok; s++) {
+            if (cr->seg[s] != NULL)
+                ok = strlen(cr->seg[s]) == seglen[s] && memcmp(cr->seg[s], segs[s], seglen[s]) == 0;
+            else
+                ok = seglen[s] > 0;
+        }
+        if (!ok)
+            continue;
+        path_matched = 1;
+        if (!h2o_memis(method.base, method.len, cr->def->method, strlen(cr->def->method)))
+            continue;
+        for (int s = 0; s < nseg; s++) {
+            if (cr->seg[s] != NULL)
+                continue;
+            char *v = url_decode(&r->req->pool, segs[s], seglen[s], 0);
+            if (v == NULL)
+                return MATCH_BAD_ENCODING;
+            r->params[s] = v;
+        }
+        r->route = ri;
+        r->cr = cr;
+        r->log.route = cr->def->pattern;
+        return MATCH_OK;
+    }
+    return path_matched ? MATCH_WRONG_METHOD : MATCH_NONE;
+}
+
+/* ---------- request accessors ---------- */
+
+const mf_identity_t *mf_req_identity(const mf_req_t *r) { return &r->id; }
+const char *mf_req_id(const mf_req_t *r) { return r->request_id; }
+json_t *mf_req_body(const mf_req_t *r) { return r->body; }
+void mf_req_set_data(mf_req_t *r, void *data, void (*free_fn)(void *))
+{
+    r->data = data;
+    r->data_free = free_fn;
+}
+void *mf_req_data(const mf_req_t *r) { return r->data; }
+
+const char *mf_req_param(const mf_req_t *r, const char *name)
+{
+    for (int s = 0; r->cr != NULL && s < r->cr->nseg; s++)
+        if (r->cr->seg[s] == NULL && strcmp(r->cr->param_name[s], name) == 0)
+            return r->params[s];
+    MF_ASSERT(!"unknown path parameter");
+    return NULL;
+}
+
+static int parse_query(mf_req_t *r)
+{
+    h2o_req_t *req = r->req;
+    r->nquery = 0;
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        if (amp == NULL)
+            amp = end;
+        if (amp > q) {
+            const char *eq = memchr(q, '=', (size_t)(amp - q));
+            const char *kend = eq ? eq : amp;
+            if (r->nquery >= MAX_QUERY_PARAMS)
+                return MF_EINVALID_REQUEST;
+            char *k = url_decode(&req->pool, q, (size_t)(kend - q), 1);
+            char *v = eq ? url_decode(&req->pool, eq + 1, (size_t)(amp - eq - 1), 1) : (char *)"";
+            if (k == NULL || v == NULL)
+                return MF_EINVALID_REQUEST;
+            r->query_keys[r->nquery] = k;
+            r->query_values[r->nquery] = v;
+            r->nquery++;
+        }
+        q = amp + 1;
+    }
+    return 0;
+}
+
+const char *mf_req_query(mf_req_t *r, const char *name)
+{
+    MF_ASSERT(r->req != NULL && r->nquery >= 0);
+    for (int i = 0; i < r->nquery; i++)
+        if (strcmp(r->query_keys[i], name) == 0)
+            return r->query_values[i];
+    return NULL;
+}
+
+const char *mf_req_header(mf_req_t *r, const char *name)
+{
+    if (r->req == NULL)
+        return NULL;
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return NULL;
+    h2o_iovec_t v = r->req->headers.entries[i].value;
+    return h2o_strdup(&r->req->pool, v.base, v.len).base;
+}
+
+void mf_req_add_header(mf_req_t *r, const char *name, const char *value)
+{
+    if (r->req == NULL)
+        return;
+    h2o_iovec_t n = h2o_strdup(&r->req->pool, name, strlen(name));
+    h2o_iovec_t v = h2o_strdup(&r->req->pool, value, strlen(value));
+    h2o_add_header_by_str(&r->req->pool, &r->req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
+mf_pg_pool_t *mf_http_thread_pool(void) { return current_thread ? current_thread->pool : NULL; }
+
+/* ---------- lifetime ---------- */
+
+static void req_release(mf_req_t *r)
+{
+    if (--r->refs > 0)
+        return;
+    r->thread->inflight--;
+    if (r->data_free != NULL)
+        r->data_free(r->data);
+    json_decref(r->body);
+    free(r);
+}
+
+static void guard_dispose(void *p)
+{
+    mf_req_t *r = *(mf_req_t **)p;
+    r->req = NULL;
+    req_release(r);
+}
+
+/* ---------- responses ---------- */
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "OK";
+    }
+}
+
+static void add_common_headers(mf_req_t *r)
+{
+    h2o_req_t *req = r->req;
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
+                          strlen(r->request_id));
+    const char *origin = mf_config_str(MF_CFG_CORS_ORIGIN);
+    if (origin[0] != '\0') {
+        ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+        if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, origin,
+                                strlen(origin))) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, origin,
+                           strlen(origin));
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0,
+                                  NULL, H2O_STRLIT("ETag, X-Request-ID, Retry-After"));
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-credentials"),
+                                  0, NULL, H2O_STRLIT("true"));
+        }
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+    }
+}
+
+static void finish_log(mf_req_t *r, int status)
+{
+    double dur = mf_now_s() - r->started;
+    mf_metrics_observe_request(r->route, status, dur);
+    mf_log_access(&r->log, r->req ? h2o_strdup(&r->req->pool, r->req->method.base, r->req->method.len).base : "",
+                  status, dur * 1000.0, r->client);
+}
+
+static void send_body(mf_req_t *r, int status, const char *ctype, const char *body, size_t len)
+{
+    MF_ASSERT(!r->responded);
+    r->responded = 1;
+    if (r->req == NULL)
+        return;
+    h2o_req_t *req = r->req;
+    finish_log(r, status);
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    add_common_headers(r);
+    if (ctype != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
+    req->res.content_length = len;
+    /* h2o may dispose of the request inside send: keep r alive across the call */
+    r->refs++;
+    if (len == 0 && status == 204) {
+        static h2o_generator_t generator = {NULL, NULL};
+        h2o_start_response(req, &generator);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_send_inline(req, body, len);
+    }
+    req_release(r);
+}
+
+void mf_respond_json(mf_req_t *r, int status, const char *body, size_t len)
+{
+    send_body(r, status, "application/json", body, len);
+}
+
+void mf_respond_jsonv(mf_req_t *r, int status, json_t *value)
+{
+    size_t len;
+    char *s = mf_json_dump(value, &len);
+    mf_respond_json(r, status, s, len);
+    free(s);
+}
+
+void mf_respond_empty(mf_req_t *r, int status) { send_body(r, status, NULL, "", 0); }
+
+void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...)
+{
+    char msg[600];
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+    } else {
+        snprintf(msg, sizeof(msg), "%s", mf_error_message(err));
+    }
+    int status = mf_error_status(err);
+    if (status >= 500)
+        MF_LOG_ERROR_(&r->log, "answering %d: %s", status, msg);
+    json_t *env = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", mf_error_code(err), "message", msg, "request_id",
+                            r->request_id);
+    if (env == NULL) /* msg was not valid UTF-8: fall back to the table's message */
+        env = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", mf_error_code(err), "message",
+                        mf_error_message(err), "request_id", r->request_id);
+    if (r->req != NULL && (err == MF_EUNAVAILABLE || err == MF_ERATE_LIMITED))
+        h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    if (r->req != NULL && err == MF_EUNAUTHORIZED)
+        h2o_add_header_by_str(&r->req->pool, &r->req->res.headers, H2O_STRLIT("www-authenticate"), 0, NULL,
+                              H2O_STRLIT("Bearer"));
+    mf_respond_jsonv(r, status, env);
+    json_decref(env);
+}
+
+void mf_respond_row_or_404(mf_req_t *r, PGresult *res, int status, const char *not_found_msg)
+{
+    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+        mf_respond_error(r, MF_ENOT_FOUND, "%s", not_found_msg);
+        return;
+    }
+    mf_respond_json(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+void mf_http_forget_key(const char *key_id)
+{
+    if (current_thread != NULL)
+        mf_auth_cache_forget_key(current_thread->keys, key_id);
+}
+
+/* ---------- database glue ---------- */
+
+typedef struct {
+    mf_req_t *r;
+    mf_req_pg_cb cb;
+} pg_call_t;
+
+static void on_pg_done(void *data, PGresult *res, int err, const char *message)
+{
+    pg_call_t *call = data;
+    mf_req_t *r = call->r;
+    mf_req_pg_cb cb = call->cb;
+    free(call);
+    if (r->req != NULL && !r->responded) {
+        if (err != 0)
+            mf_respond_error(r, err, "%s", message ? message : mf_error_message(err));
+        else
+            cb(r, res);
+    }
+    req_release(r);
+}
+
+static int submit(mf_req_t *r, int tenanted, const mf_pg_stmt_t *stmt, int nparams, const char *const *params,
+                  mf_req_pg_cb cb)
+{
+    pg_call_t *call = mf_malloc(sizeof(*call));
+    call->r = r;
+    call->cb = cb;
+    mf_pg_ctx_t ctx = {tenanted ? r->id.tenant_id : NULL, r->id.actor, r->request_id, r->client};
+    r->refs++;
+    int rc = mf_pg_submit(r->thread->pool, &ctx, stmt, nparams, params, on_pg_done, call);
+    if (rc != 0) {
+        r->refs--;
+        free(call);
+        mf_respond_error(r, MF_EUNAVAILABLE, "the database is busy or unreachable; retry shortly");
+    }
+    return rc;
+}
+
+int mf_req_query_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams, const char *const *params,
+                            mf_req_pg_cb cb)
+{
+    MF_ASSERT(r->id.tenant_id[0] != '\0');
+    return submit(r, 1, stmt, nparams, params, cb);
+}
+
+int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams,
+                                       const char *const *params, mf_req_pg_cb cb)
+{
+    return submit(r, 0, stmt, nparams, params, cb);
+}
+
+/* ---------- authentication ---------- */
+
+/* Security-definer lookup: the key row only if the hash matches, it is live and its tenant active. */
+static mf_pg_stmt_t auth_lookup_stmt = {"mf_auth_lookup",
+                                        "SELECT key_id, coalesce(tenant_id::text, ''), role FROM mf_auth_key($1, $2)",
+                                        -1};
+static mf_pg_stmt_t ready_stmt = {"mf_ready", "SELECT 1", -1};
+
+static void run_handler(mf_req_t *r);
+
+static void on_auth_lookup(mf_req_t *r, PGresult *res)
+{
+    if (PQntuples(res) != 1) {
+        MF_LOG_INFO_(&r->log, "authentication failed for key prefix %s", r->key_prefix);
+        mf_respond_error(r, MF_EUNAUTHORIZED, "the API key is unknown, expired or revoked");
+        return;
+    }
+    snprintf(r->id.key_id, sizeof(r->id.key_id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(r->id.tenant_id, sizeof(r->id.tenant_id), "%s", PQgetvalue(res, 0, 1));
+    r->id.role = mf_role_parse(PQgetvalue(res, 0, 2));
+    snprintf(r->id.actor, sizeof(r->id.actor), "key:%s", r->key_prefix);
+    uint64_t ttl = (uint64_t)mf_config_int(MF_CFG_KEY_CACHE_TTL) * 1000;
+    if (ttl > 0)
+        mf_auth_cache_put(r->thread->keys, r->key_hash, &r->id, mf_now_ms() + ttl);
+    run_handler(r);
+}
+
+static void authenticate(mf_req_t *r)
+{
+    ssize_t i = h2o_find_header(&r->req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0) {
+        mf_respond_error(r, MF_EUNAUTHORIZED, "missing Authorization: Bearer <api key>");
+        return;
+    }
+    h2o_iovec_t v = r->req->headers.entries[i].value;
+    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+        mf_respond_error(r, MF_EUNAUTHORIZED, "the Authorization header must be \"Bearer <api key>\"");
+        return;
+    }
+    const char *key = v.base + 7;
+    size_t klen = v.len - 7;
+    while (klen > 0 && key[0] == ' ') {
+        key++;
+        klen--;
+    }
+    if (mf_auth_key_parse(key, klen, r->key_prefix, r->key_hash) != 0) {
+        mf_respond_error(r, MF_EUNAUTHORIZED, "malformed API key");
+        return;
+    }
+    if (mf_auth_cache_get(r->thread->keys, r->key_hash, mf_now_ms(), &r->id)) {
+        run_handler(r);
+        return;
+    }
+    const char *params[] = {r->key_prefix, r->key_hash};
+    if (mf_req_query_untenanted_or_respond(r, &auth_lookup_stmt, 2, params, on_auth_lookup) != 0)
+        return;
+}
+
+/* After authentication: role check, body checks, then the handler. */
+static void run_handler(mf_req_t *r)
+{
+    const mf_route_t *def = r->cr->def;
+    r->log.tenant = r->id.tenant_id[0] ? r->id.tenant_id : NULL;
+    if (def->role != MF_ROLE_PUBLIC) {
+        int ok = def->role == MF_ROLE_PLATFORM_ADMIN ? r->id.role == MF_ROLE_PLATFORM_ADMIN
+                                                     : (r->id.role != MF_ROLE_PLATFORM_ADMIN && r->id.role >= def->role);
+        if (!ok) {
+            MF_LOG_INFO_(&r->log, "permission denied: %s needs %s", r->id.actor, mf_role_name(def->role));
+            mf_respond_error(r, MF_EFORBIDDEN, "this needs the %s role", mf_role_name(def->role));
+            return;
+        }
+    }
+    if (def->takes_body) {
+        h2o_req_t *req = r->req;
+        ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        if (ct >= 0) {
+            h2o_iovec_t v = req->headers.entries[ct].value;
+            if (!(v.len >= 16 && strncasecmp(v.base, "application/json", 16) == 0 &&
+                  (v.len == 16 || v.base[16] == ';' || v.base[16] == ' '))) {
+                mf_respond_error(r, MF_EUNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
+                return;
+            }
+        }
+        if (req->entity.len > (size_t)mf_config_int(MF_CFG_HTTP_MAX_BODY)) {
+            mf_respond_error(r, MF_EPAYLOAD_TOO_LARGE, "request body is larger than %lld bytes",
+                             mf_config_int(MF_CFG_HTTP_MAX_BODY));
+            return;
+        }
+        mf_json_err_t jerr;
+        r->body = mf_json_parse_object(req->entity.base, req->entity.len, &jerr);
+        if (r->body == NULL) {
+            mf_respond_error(r, MF_EINVALID_JSON, "%s", jerr.msg);
+            return;
+        }
+    }
+    def->handler(r);
+    MF_ASSERT(r->responded || r->refs > 1); /* answered now, or an operation will answer */
+}
+
+/* ---------- built-in routes ---------- */
+
+static void on_ready(mf_req_t *r, PGresult *res) { mf_respond_json(r, 200, H2O_STRLIT("{\"status\":\"ok\"}")); }
+
+static void handle_healthz(mf_req_t *r) { mf_respond_json(r, 200, H2O_STRLIT("{\"status\":\"ok\"}")); }
+
+static void handle_readyz(mf_req_t *r)
+{
+    if (mf_req_query_untenanted_or_respond(r, &ready_stmt, 0, NULL, on_ready) != 0)
+        return;
+}
+
+static void handle_metrics(mf_req_t *r)
+{
+    size_t len;
+    char *text = mf_metrics_render(&len);
+    send_body(r, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+}
+
+static const mf_route_t builtin_routes[] = {
+    {"GET", "/healthz", MF_ROLE_PUBLIC, handle_healthz, 0},
+    {"GET", "/readyz", MF_ROLE_PUBLIC, handle_readyz, 0},
+    {"GET", "/metrics", MF_ROLE_PUBLIC, handle_metrics, 0},
+};
+
+/* Sum of pool figures over threads, for /metrics (reads are racy but word-sized). */
+static double pool_stat(int which)
+{
+    double sum = 0;
+    for (int i = 0; i < nthreads; i++) {
+        if (threads[i].pool == NULL)
+            continue;
+        mf_pg_stats_t s;
+        mf_pg_pool_stats(threads[i].pool, &s);
+        sum += which == 0 ? s.connected : which == 1 ? s.busy : which == 2 ? s.waiting : (double)s.refused;
+    }
+    return sum;
+}
+static double pool_connected(void) { return pool_stat(0); }
+static double pool_busy(void) { return pool_stat(1); }
+static double pool_waiting(void) { return pool_stat(2); }
+static double pool_refused(void) { return pool_stat(3); }
+
+/* ---------- dispatch ---------- */
+
+static int valid_request_id(const char *s, size_t n)
+{
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static void answer_preflight(mf_req_t *r)
+{
+    h2o_req_t *req = r->req;
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
+                          H2O_STRLIT("GET, POST, PUT, PATCH, DELETE, OPTIONS"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
+                          H2O_STRLIT("Authorization, Content-Type, If-Match, X-Request-ID, Idempotency-Key, X-CSRF-Token"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
+                          H2O_STRLIT("600"));
+    mf_respond_empty(r, 204);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    loop_thread_t *t = current_thread;
+    mf_req_t *r = mf_calloc(1, sizeof(*r));
+    r->refs = 1;
+    r->req = req;
+    r->thread = t;
+    r->route = SIZE_MAX;
+    r->nquery = -1;
+    r->started = mf_now_s();
+    t->inflight++;
+    mf_req_t **guard = h2o_mem_alloc_shared(&req->pool, sizeof(*guard), guard_dispose);
+    *guard = r;
+
+    ssize_t hi = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    if (hi >= 0 && valid_request_id(req->headers.entries[hi].value.base, req->headers.entries[hi].value.len))
+        snprintf(r->request_id, sizeof(r->request_id), "%.*s", (int)req->headers.entries[hi].value.len,
+                 req->headers.entries[hi].value.base);
+    else
+        mf_random_hex(16, r->request_id);
+    r->log.request_id = r->request_id;
+
+    struct sockaddr_storage ss;
+    socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sslen == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, sslen, r->client) == SIZE_MAX)
+        r->client[0] = '\0';
+
+    size_t pathlen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *origin = mf_config_str(MF_CFG_CORS_ORIGIN);
+    if (origin[0] != '\0' && h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
+        answer_preflight(r);
+        return 0;
+    }
+    switch (match_route(r, req->method, req->path.base, pathlen)) {
+    case MATCH_NONE:
+        mf_respond_error(r, MF_ENOT_FOUND, "no route for %.*s %.*s", (int)req->method.len, req->method.base,
+                         (int)(pathlen > 200 ? 200 : pathlen), req->path.base);
+        return 0;
+    case MATCH_WRONG_METHOD:
+        mf_respond_error(r, MF_EMETHOD_NOT_ALLOWED, "method %.*s is not allowed here", (int)req->method.len,
+                         req->method.base);
+        return 0;
+    case MATCH_BAD_ENCODING:
+        mf_respond_error(r, MF_EINVALID_REQUEST, "the path has a bad percent-encoding or invalid UTF-8");
+        return 0;
+    case MATCH_OK:
+        break;
+    }
+    if (parse_query(r) != 0) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "the query string has a bad percent-encoding or too many parameters");
+        return 0;
+    }
+    if (r->cr->def->role == MF_ROLE_PUBLIC)
+        run_handler(r);
+    else
+        authenticate(r);
+    return 0;
+}
+
+/* ---------- threads, listeners, shutdown ---------- */
+
+static int open_listener(int reuseport, char *err, size_t errlen)
+{
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)mf_config_int(MF_CFG_HTTP_PORT));
+    if (inet_pton(AF_INET, mf_config_str(MF_CFG_HTTP_HOST), &addr.sin_addr) != 1) {
+        snprintf(err, errlen, "MF_HTTP_HOST must be an IPv4 address (got \"%s\")", mf_config_str(MF_CFG_HTTP_HOST));
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 4096) != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%lld: %s", mf_config_str(MF_CFG_HTTP_HOST),
+                 mf_config_int(MF_CFG_HTTP_PORT), strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    loop_thread_t *t = listener->data;
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(listener)) != NULL)
+        h2o_accept(&t->accept_ctx, sock);
+}
+
+static void *thread_main(void *arg)
+{
+    loop_thread_t *t = arg;
+    current_thread = t;
+    h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
+    t->accept_ctx.ctx = &t->ctx;
+    t->accept_ctx.hosts = globalconf.hosts;
+    t->keys = mf_auth_cache_new(KEY_CACHE_SLOTS);
+    if (mf_config_str(MF_CFG_PG_URL)[0] != '\0')
+        t->pool = mf_pg_pool_create(t->ctx.loop, mf_config_str(MF_CFG_PG_URL), (int)mf_config_int(MF_CFG_PG_POOL_SIZE),
+                                    (int)mf_config_int(MF_CFG_PG_QUEUE_MAX));
+    char err[256];
+    int fd = open_listener(1, err, sizeof(err));
+    if (fd < 0) {
+        MF_LOG_ERROR_(NULL, "%s", err);
+        stop_requested = 1;
+        return NULL;
+    }
+    t->listener = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    t->listener->data = t;
+    h2o_socket_read_start(t->listener, on_accept);
+    __atomic_store_n(&t->started, 1, __ATOMIC_RELEASE);
+
+    while (!stop_requested)
+        h2o_evloop_run(t->ctx.loop, 100);
+
+    /* Graceful stop: no new connections; finish what is in flight. */
+    h2o_socket_read_stop(t->listener);
+    h2o_socket_close(t->listener);
+    t->listener = NULL;
+    uint64_t deadline = mf_now_ms() + (uint64_t)mf_config_int(MF_CFG_SHUTDOWN_TIMEOUT) * 1000;
+    while (t->inflight > 0 && mf_now_ms() < deadline)
+        h2o_evloop_run(t->ctx.loop, 10);
+    if (t->inflight > 0)
+        MF_LOG_WARN_(NULL, "shutdown timeout with %d requests in flight", t->inflight);
+    h2o_context_request_shutdown(&t->ctx);
+    return NULL;
+}
+
+static void on_signal(int sig) { stop_requested = 1; }
+
+int mf_http_run(const char *service_name)
+{
+    service = service_name;
+    signal(SIGPIPE, SIG_IGN);
+    mf_http_add_routes(builtin_routes, MF_ARRAY_SIZE(builtin_routes));
+    mf_pg_register(&auth_lookup_stmt);
+    mf_pg_register(&ready_stmt);
+    mf_metrics_init_routes(nroutes, route_labels, route_methods);
+    mf_metrics_gauge_fn("mf_pg_pool_connections", "Open database connections.", pool_connected);
+    mf_metrics_gauge_fn("mf_pg_pool_busy", "Database connections running a statement.", pool_busy);
+    mf_metrics_gauge_fn("mf_pg_pool_waiting", "Requests waiting for a database connection.", pool_waiting);
+    mf_metrics_gauge_fn("mf_pg_pool_refused", "Requests refused with 503 because the pool queue was full (cumulative).",
+                        pool_refused);
+
+    /* A stale process on the port would silently take half the connections (SO_REUSEPORT): refuse to start. */
+    char err[256];
+    int probe = open_listener(0, err, sizeof(err));
+    if (probe < 0) {
+        MF_LOG_ERROR_(NULL, "%s", err);
+        return MF_EUNAVAILABLE;
+    }
+    close(probe);
+
+    h2o_config_init(&globalconf);
+    globalconf.max_request_entity_size = H2O_BODY_HARD_CAP;
+    globalconf.server_name = h2o_iovec_init(H2O_STRLIT("metafuse"));
+    h2o_hostconf_t *host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = on_req;
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    nthreads = (int)mf_config_int(MF_CFG_HTTP_THREADS);
+    threads = mf_calloc((size_t)nthreads, sizeof(*threads));
+    for (int i = 0; i < nthreads; i++) {
+        threads[i].index = i;
+        if (pthread_create(&threads[i].tid, NULL, thread_main, &threads[i]) != 0)
+            mf_panic(__FILE__, __LINE__, "pthread_create failed");
+    }
+    MF_LOG_INFO_(NULL, "%s listening on %s:%lld with %d threads", service, mf_config_str(MF_CFG_HTTP_HOST),
+                 mf_config_int(MF_CFG_HTTP_PORT), nthreads);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i].tid, NULL);
+    int failed = 0;
+    for (int i = 0; i < nthreads; i++)
+        failed |= !threads[i].started;
+    MF_LOG_INFO_(NULL, "%s stopped", service);
+    return failed ? MF_EUNAVAILABLE : 0;
+}

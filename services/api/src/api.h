@@ -1,0 +1,27 @@
+/*
+ * api.h: the resource files of mf-api. Each exposes one register function
+ * that adds its route table (method, path, role, handler) to the server, and
+ * shares the small helpers below.
+ */
+#ifndef MF_API_H
+#define MF_API_H
+
+#include "mf/http.h"
+
+void mf_api_register_tenants(void);
+void mf_api_register_keys(void);
+void mf_api_register_datasets(void);
+void mf_api_register_tags(void);
+void mf_api_register_domains(void);
+void mf_api_register_glossary(void);
+void mf_api_register_lineage(void);
+void mf_api_register_stats(void);
+
+/* The ?namespace= of the request (default "default"); answers 400 itself when invalid. */
+const char *mf_api_namespace_or_respond(mf_req_t *r);
+/* A required or optional query value that must be a valid name; answers 400 itself. */
+int mf_api_query_name_or_respond(mf_req_t *r, const char *key, int required, const char **out) MF_MUST_CHECK;
+/* Register every statement of a NULL-name-terminated array. */
+void mf_api_register_statements(mf_pg_stmt_t *stmts);
+
+#endif

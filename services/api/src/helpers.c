@@ -1,0 +1,44 @@
+/*
+ * helpers.c: request helpers shared by mf-api's resource files (query names,
+ * statement registration). Nothing here talks to the database.
+ */
+#include <string.h>
+#include "api.h"
+#include "mf/catalog.h"
+
+const char *mf_api_namespace_or_respond(mf_req_t *r)
+{
+    const char *ns = mf_req_query(r, "namespace");
+    if (ns == NULL || ns[0] == '\0')
+        return "default";
+    if (!mf_catalog_name_ok(ns)) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "namespace must be 1-512 printable characters");
+        return NULL;
+    }
+    return ns;
+}
+
+int mf_api_query_name_or_respond(mf_req_t *r, const char *key, int required, const char **out)
+{
+    const char *v = mf_req_query(r, key);
+    *out = NULL;
+    if (v == NULL || v[0] == '\0') {
+        if (required) {
+            mf_respond_error(r, MF_EINVALID_REQUEST, "query parameter %s is required", key);
+            return MF_EINVALID_REQUEST;
+        }
+        return 0;
+    }
+    if (!mf_catalog_name_ok(v)) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "query parameter %s must be 1-512 printable characters", key);
+        return MF_EINVALID_REQUEST;
+    }
+    *out = v;
+    return 0;
+}
+
+void mf_api_register_statements(mf_pg_stmt_t *stmts)
+{
+    for (mf_pg_stmt_t *s = stmts; s->name != NULL; s++)
+        mf_pg_register(s);
+}

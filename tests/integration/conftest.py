@@ -1,0 +1,565 @@
+"""Integration test fixtures: a throwaway Postgres + Redis, the real mf-api.
+
+Session scope:
+  * ``infra``: ``scripts/stack.sh infra-up <tmpdir>`` starts Postgres and
+    Redis on free loopback ports and writes ``<tmpdir>/infra.env``;
+    ``infra-down <tmpdir>`` stops them at the end.
+  * ``platform_key``: ``mf-api migrate`` then ``mf-api create-platform-key``.
+  * ``server``: one ``mf-api serve`` on a free port shared by the session.
+
+Every test gets fresh tenants through ``new_tenant`` so that tests never see
+each other's data. The logs of running servers are attached to the report of
+a failed test, and a test fails when a server printed a sanitizer report
+while it ran. Stopping a server checks that SIGTERM gives exit status 0.
+
+Environment knobs: ``MF_BIN_DIR`` (default ``build/bin``, relative to the
+repository root; ``build-san/bin`` for the sanitizer build) and
+``MF_TEST_KEEP_TMP=1`` to keep the temporary directory for debugging.
+"""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN_DIR = os.path.join(REPO, os.environ.get("MF_BIN_DIR", "build/bin"))
+MF_API = os.path.join(BIN_DIR, "mf-api")
+
+SANITIZER_PATTERNS = (
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+)
+
+# Servers currently running, for log dumps and sanitizer checks.
+RUNNING_SERVERS = []
+
+RFC3339_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+KEY_RE = re.compile(r"^mf_([a-z0-9]+)_([0-9a-f]{12})_([0-9a-f]{64})$")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def q(name):
+    """Quote one path segment."""
+    return urllib.parse.quote(name, safe="")
+
+
+def unique(prefix="t"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
+
+
+def parse_env_file(path):
+    env = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = shlex.split(line)
+            if parts and parts[0] == "export":
+                parts = parts[1:]
+            for part in parts:
+                if "=" in part:
+                    k, v = part.split("=", 1)
+                    env[k] = v
+    return env
+
+
+def run_mf(args, env, timeout=120, check=True):
+    full_env = dict(os.environ)
+    full_env.update(env)
+    proc = subprocess.run(
+        [MF_API] + list(args),
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+    )
+    out = proc.stdout.decode("utf-8", "replace")
+    err = proc.stderr.decode("utf-8", "replace")
+    for pat in SANITIZER_PATTERNS:
+        if pat in err:
+            raise AssertionError("mf-api %s printed a sanitizer report:\n%s" % (args, err))
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            "mf-api %s exited %d\nstdout:\n%s\nstderr:\n%s" % (args, proc.returncode, out, err)
+        )
+    return proc.returncode, out, err
+
+
+def psql(url, *statements, check=True):
+    """Run statements in one psql session (one ``-c`` each).
+
+    Returns (returncode, stdout lines, stderr). Output is unaligned, tuples
+    only, so a ``SELECT count(*)`` prints just the number."""
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url]
+    for st in statements:
+        cmd += ["-c", st]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    out = proc.stdout.decode("utf-8", "replace")
+    err = proc.stderr.decode("utf-8", "replace")
+    if check and proc.returncode != 0:
+        raise AssertionError("psql failed (%d): %s\n%s" % (proc.returncode, statements, err))
+    return proc.returncode, [l for l in out.splitlines() if l != ""], err
+
+
+def assert_error(resp, status, code=None, message_contains=None):
+    """Check an error answer: status, envelope, request id echo. Returns body."""
+    assert resp.status_code == status, "expected %d, got %d: %s" % (
+        status,
+        resp.status_code,
+        resp.text[:500],
+    )
+    ctype = resp.headers.get("Content-Type", "")
+    assert ctype.startswith("application/json"), "error Content-Type %r" % ctype
+    body = resp.json()
+    assert isinstance(body, dict) and set(body.keys()) == {"error"}, body
+    err = body["error"]
+    assert isinstance(err, dict), body
+    assert set(err.keys()) >= {"code", "message", "request_id"}, body
+    assert isinstance(err["code"], str) and isinstance(err["message"], str), body
+    assert err["message"], body
+    if code is not None:
+        if isinstance(code, (tuple, list, set)):
+            assert err["code"] in code, body
+        else:
+            assert err["code"] == code, body
+    rid = resp.headers.get("X-Request-ID")
+    assert rid, "no X-Request-ID header on error response"
+    assert err["request_id"] == rid, (err["request_id"], rid)
+    if message_contains is not None:
+        assert message_contains in err["message"], "message %r lacks %r" % (
+            err["message"],
+            message_contains,
+        )
+    return body
+
+
+def assert_4xx_envelope(resp):
+    assert 400 <= resp.status_code < 500, "expected 4xx, got %d: %s" % (
+        resp.status_code,
+        resp.text[:300],
+    )
+    return assert_error(resp, resp.status_code)
+
+
+def assert_ts(value):
+    assert isinstance(value, str) and RFC3339_RE.match(value), "not RFC 3339 UTC: %r" % (value,)
+
+
+def assert_list_page(body):
+    assert isinstance(body, dict), body
+    assert set(body.keys()) >= {"items", "next_cursor"}, body
+    assert isinstance(body["items"], list), body
+    assert body["next_cursor"] is None or isinstance(body["next_cursor"], str), body
+    return body
+
+
+# --------------------------------------------------------------------------
+# HTTP client
+
+_DEFAULT = object()
+
+
+class Api:
+    """A thin client bound to a base URL and (optionally) an API key."""
+
+    def __init__(self, base, key=None, headers=None):
+        self.base = base.rstrip("/")
+        self.key = key
+        self.headers = dict(headers or {})  # sent with every request
+        self.s = requests.Session()
+
+    def with_key(self, key):
+        return Api(self.base, key)
+
+    def url(self, path):
+        return self.base + path
+
+    def req(self, method, path, json_body=_DEFAULT, data=None, headers=None, params=None,
+            key=_DEFAULT, timeout=15):
+        h = dict(self.headers)
+        k = self.key if key is _DEFAULT else key
+        if k is not None:
+            h["Authorization"] = "Bearer " + k
+        if json_body is not _DEFAULT:
+            data = json.dumps(json_body).encode("utf-8")
+            h["Content-Type"] = "application/json"
+        elif data is not None and not (headers and "Content-Type" in headers):
+            h["Content-Type"] = "application/json"
+        if headers:
+            h.update(headers)
+        return self.s.request(method, self.url(path), data=data, headers=h, params=params,
+                              timeout=timeout)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, body=_DEFAULT, **kw):
+        return self.req("POST", path, json_body=body, **kw)
+
+    def put(self, path, body=_DEFAULT, **kw):
+        return self.req("PUT", path, json_body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.req("DELETE", path, **kw)
+
+    # convenience -----------------------------------------------------
+    def ok(self, method, path, status, **kw):
+        r = self.req(method, path, **kw)
+        assert r.status_code == status, "%s %s: expected %d, got %d: %s" % (
+            method, path, status, r.status_code, r.text[:800])
+        return r
+
+    def walk(self, path, limit=None, params=None, max_pages=1000):
+        """Follow next_cursor to the end; check there are no duplicate pages."""
+        items = []
+        p = dict(params or {})
+        if limit is not None:
+            p["limit"] = str(limit)
+        seen_cursors = set()
+        for _ in range(max_pages):
+            r = self.get(path, params=p)
+            assert r.status_code == 200, "%s: %d %s" % (path, r.status_code, r.text[:500])
+            body = assert_list_page(r.json())
+            if limit is not None:
+                assert len(body["items"]) <= limit, (len(body["items"]), limit)
+            items.extend(body["items"])
+            cur = body["next_cursor"]
+            if cur is None:
+                return items
+            assert cur not in seen_cursors, "cursor repeated: %r" % cur
+            seen_cursors.add(cur)
+            if limit is not None:
+                assert len(body["items"]) == limit, "short page before the end"
+            p["cursor"] = cur
+        raise AssertionError("pagination did not end after %d pages" % max_pages)
+
+    # catalog helpers -------------------------------------------------
+    def create_dataset(self, name, **fields):
+        body = {"name": name}
+        body.update(fields)
+        return self.ok("POST", "/api/v1/datasets", 201, json_body=body).json()
+
+    def get_dataset(self, name, namespace=None):
+        params = {"namespace": namespace} if namespace else None
+        return self.get("/api/v1/datasets/" + q(name), params=params)
+
+
+# --------------------------------------------------------------------------
+# server process
+
+
+class Server:
+    def __init__(self, infra_env, tmpdir, name="main", extra_env=None):
+        self.name = name
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(tmpdir, "mf-api-%s-%d.log" % (name, self.port))
+        env = dict(os.environ)
+        env.update(infra_env)
+        env.update({
+            "MF_HTTP_HOST": "127.0.0.1",
+            "MF_HTTP_PORT": str(self.port),
+            "MF_PG_URL": infra_env["MF_PG_URL"],
+            "MF_LOG_LEVEL": "info",
+            "MF_KEY_CACHE_TTL": "1",
+        })
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        if extra_env:
+            env.update(extra_env)
+        self.env = env
+        self.proc = None
+        self.stopped_rc = None
+
+    def start(self, timeout=30.0):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [MF_API, "serve"],
+            cwd=REPO,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
+        RUNNING_SERVERS.append(self)
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                RUNNING_SERVERS.remove(self)
+                raise AssertionError("mf-api serve exited with %d at start:\n%s" % (
+                    self.proc.returncode, self.log_tail()))
+            try:
+                r = requests.get(self.base + "/readyz", timeout=2)
+                if r.status_code == 200:
+                    return self
+                last = "%d %s" % (r.status_code, r.text[:200])
+            except requests.RequestException as e:
+                last = repr(e)
+            time.sleep(0.05)
+        self.kill()
+        raise AssertionError("mf-api serve not ready after %.0fs (%s):\n%s" % (
+            timeout, last, self.log_tail()))
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_text(self, since=0):
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(since)
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, since=0, max_chars=20000):
+        text = self.log_text(since)
+        if len(text) > max_chars:
+            text = "...\n" + text[-max_chars:]
+        return text
+
+    def sanitizer_report(self, since=0):
+        text = self.log_text(since)
+        for pat in SANITIZER_PATTERNS:
+            i = text.find(pat)
+            if i >= 0:
+                return text[max(0, i - 200): i + 6000]
+        return None
+
+    def stop(self, timeout=15.0):
+        """SIGTERM; return the exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return self.stopped_rc
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.stopped_rc = None
+                self._finish()
+                return None
+        self.stopped_rc = self.proc.returncode
+        self._finish()
+        return self.stopped_rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._finish()
+
+    def _finish(self):
+        if self in RUNNING_SERVERS:
+            RUNNING_SERVERS.remove(self)
+        try:
+            self._log.close()
+        except Exception:
+            pass
+        self.proc_done = True
+
+    def stop_and_check(self):
+        rc = self.stop()
+        report = self.sanitizer_report()
+        assert report is None, "mf-api (%s) printed a sanitizer report:\n%s" % (self.name, report)
+        assert rc == 0, "mf-api (%s) exit status after SIGTERM: %r\n%s" % (
+            self.name, rc, self.log_tail())
+
+
+# --------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="session")
+def tmp_root():
+    d = tempfile.mkdtemp(prefix="mf-it-", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield d
+    if os.environ.get("MF_TEST_KEEP_TMP") != "1":
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_root):
+    if not os.access(MF_API, os.X_OK):
+        pytest.exit("%s not built (run make)" % MF_API, returncode=2)
+    d = os.path.join(tmp_root, "infra")
+    stack = os.path.join(REPO, "scripts", "stack.sh")
+    up = subprocess.run(["bash", stack, "infra-up", d], cwd=REPO,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
+    try:
+        if up.returncode != 0:
+            raise AssertionError("stack.sh infra-up failed (%d):\n%s" % (
+                up.returncode, up.stdout.decode("utf-8", "replace")))
+        env = parse_env_file(os.path.join(d, "infra.env"))
+        for k in ("MF_PG_PORT", "MF_REDIS_PORT", "MF_PG_ADMIN_URL", "MF_PG_URL",
+                  "MF_PG_SUPER_URL", "MF_REDIS_URL"):
+            assert k in env, "infra.env lacks %s: %r" % (k, env)
+        env["MF_MIGRATIONS_DIR"] = os.path.join(REPO, "migrations")
+        yield env
+    finally:
+        subprocess.run(["bash", stack, "infra-down", d], cwd=REPO,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def migrated(infra):
+    run_mf(["migrate"], infra)
+    return infra
+
+
+@pytest.fixture(scope="session")
+def platform_key(migrated):
+    _, out, _ = run_mf(["create-platform-key"], migrated)
+    lines = [l.strip() for l in out.splitlines() if l.strip()]
+    assert len(lines) == 1, "create-platform-key printed %r" % out
+    key = lines[0]
+    assert KEY_RE.match(key), "platform key %r does not look like mf_<env>_<prefix>_<secret>" % key
+    return key
+
+
+CORS_ORIGIN = "https://app.example.test"
+
+
+@pytest.fixture(scope="session")
+def server(migrated, platform_key, tmp_root):
+    srv = Server(migrated, tmp_root, "main", {"MF_CORS_ORIGIN": CORS_ORIGIN})
+    srv.start()
+    yield srv
+    srv.stop_and_check()
+
+
+@pytest.fixture(scope="session")
+def spawn_server(migrated, platform_key, tmp_root):
+    """Factory for extra servers with special configuration (stopped at the end)."""
+    started = []
+
+    def spawn(name, extra_env=None, start=True):
+        srv = Server(migrated, tmp_root, name, extra_env)
+        started.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    yield spawn
+    for srv in started:
+        if srv.proc is not None and srv.proc.poll() is None:
+            srv.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(server):
+    return server.base
+
+
+@pytest.fixture(scope="session")
+def admin_api(base_url, platform_key):
+    """Client with the platform admin key."""
+    return Api(base_url, platform_key)
+
+
+@pytest.fixture(scope="session")
+def anon(base_url):
+    return Api(base_url, None)
+
+
+class Tenant:
+    def __init__(self, base, info, key):
+        self.base = base
+        self.id = info["id"]
+        self.name = info["name"]
+        self.info = info
+        self.key = key
+        self.api = Api(base, key)  # the tenant's first admin key
+
+    def make_key(self, role, name=None, **extra):
+        body = {"name": name or unique("k-" + role), "role": role}
+        body.update(extra)
+        r = self.api.ok("POST", "/api/v1/keys", 201, json_body=body)
+        return r.json()
+
+    def client(self, role):
+        return Api(self.base, self.make_key(role)["api_key"])
+
+
+@pytest.fixture(scope="session")
+def tenant_factory(admin_api, base_url):
+    def make(plan=None):
+        body = {"name": unique("tenant")}
+        if plan:
+            body["plan"] = plan
+        r = admin_api.ok("POST", "/api/v1/admin/tenants", 201, json_body=body)
+        data = r.json()
+        return Tenant(base_url, data["tenant"], data["api_key"])
+
+    return make
+
+
+@pytest.fixture
+def tenant(tenant_factory):
+    return tenant_factory()
+
+
+@pytest.fixture
+def api(tenant):
+    """Admin client of a fresh tenant."""
+    return tenant.api
+
+
+# --------------------------------------------------------------------------
+# log dump on failure, sanitizer check per test
+
+
+@pytest.fixture(autouse=True)
+def _server_log_guard(request):
+    marks = {id(s): s.log_size() for s in RUNNING_SERVERS}
+    request.node._mf_log_marks = marks
+    yield
+    for srv in list(RUNNING_SERVERS):
+        report = srv.sanitizer_report(marks.get(id(srv), 0))
+        if report:
+            pytest.fail("mf-api (%s) printed a sanitizer report during this test:\n%s" % (
+                srv.name, report), pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        marks = getattr(item, "_mf_log_marks", {})
+        for srv in list(RUNNING_SERVERS):
+            rep.sections.append((
+                "mf-api log (%s, port %d)" % (srv.name, srv.port),
+                srv.log_tail(marks.get(id(srv), 0)),
+            ))
