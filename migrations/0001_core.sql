@@ -231,7 +231,7 @@ BEGIN
     INSERT INTO audit_log (tenant_id, actor, action, target, request_id, client_addr, before, after)
     VALUES ((row_j->>'tenant_id')::uuid,
             coalesce(current_setting('mf.actor', true), ''),
-            TG_ARGV[0] || '.' || lower(TG_OP),
+            TG_ARGV[0] || '.' || CASE TG_OP WHEN 'INSERT' THEN 'create' ELSE lower(TG_OP) END,
             coalesce(CASE WHEN row_j ? 'namespace' THEN (row_j->>'namespace') || '/' END, '') ||
                 coalesce(row_j->>'name', row_j->>'prefix', row_j->>'id', ''),
             coalesce(current_setting('mf.request_id', true), ''),

@@ -48,7 +48,6 @@ BEGIN
     END IF;
     INSERT INTO tenants (name, plan) VALUES (p_name, p_plan) RETURNING * INTO t;
     PERFORM set_config('mf.tenant_id', t.id::text, true);
-    INSERT INTO namespaces (tenant_id, name) VALUES (t.id, 'default');
     INSERT INTO api_keys (tenant_id, name, prefix, secret_hash, role, created_by)
     VALUES (t.id, 'initial admin key', p_prefix, p_hash, 'admin', coalesce(current_setting('mf.actor', true), ''));
     RETURN mf_tenant_doc(t);
@@ -290,26 +289,35 @@ BEGIN
     END IF;
 
     IF NOT existed THEN
-        INSERT INTO datasets (tenant_id, namespace, name) VALUES (v_tenant, v_ns, v_name) RETURNING * INTO d;
+        -- a new dataset: whatever was not given is empty
+        INSERT INTO datasets (tenant_id, namespace, name, path, format, description, domain_id, owner_id, tags,
+                              row_count, size_bytes, partition_keys)
+        VALUES (v_tenant, v_ns, v_name, coalesce(cs->>'path', ''), coalesce(cs->>'format', ''),
+                coalesce(cs->>'description', ''), v_domain, v_owner,
+                ARRAY(SELECT DISTINCT jsonb_array_elements_text(coalesce(cs->'tags', '[]')) ORDER BY 1),
+                (cs->'operational'->>'row_count')::bigint, (cs->'operational'->>'size_bytes')::bigint,
+                ARRAY(SELECT jsonb_array_elements_text(coalesce(cs->'operational'->'partition_keys', '[]'))))
+        RETURNING * INTO d;
+    ELSE
+        UPDATE datasets SET
+            path = CASE WHEN cs ? 'path' OR NOT v_keep THEN coalesce(cs->>'path', '') ELSE path END,
+            format = CASE WHEN cs ? 'format' OR NOT v_keep THEN coalesce(cs->>'format', '') ELSE format END,
+            description = CASE WHEN cs ? 'description' OR NOT v_keep THEN coalesce(cs->>'description', '') ELSE description END,
+            domain_id = v_domain,
+            owner_id = v_owner,
+            tags = CASE WHEN cs ? 'tags' OR NOT v_keep
+                        THEN ARRAY(SELECT DISTINCT jsonb_array_elements_text(coalesce(cs->'tags', '[]')) ORDER BY 1)
+                        ELSE tags END,
+            row_count = CASE WHEN cs->'operational' ? 'row_count' OR NOT v_keep THEN (cs->'operational'->>'row_count')::bigint ELSE row_count END,
+            size_bytes = CASE WHEN cs->'operational' ? 'size_bytes' OR NOT v_keep THEN (cs->'operational'->>'size_bytes')::bigint ELSE size_bytes END,
+            partition_keys = CASE WHEN cs->'operational' ? 'partition_keys' OR NOT v_keep
+                                  THEN ARRAY(SELECT jsonb_array_elements_text(coalesce(cs->'operational'->'partition_keys', '[]')))
+                                  ELSE partition_keys END,
+            placeholder = false,
+            version = version + 1,
+            updated_at = now()
+        WHERE id = d.id RETURNING * INTO d;
     END IF;
-    UPDATE datasets SET
-        path = CASE WHEN cs ? 'path' OR NOT v_keep THEN coalesce(cs->>'path', '') ELSE path END,
-        format = CASE WHEN cs ? 'format' OR NOT v_keep THEN coalesce(cs->>'format', '') ELSE format END,
-        description = CASE WHEN cs ? 'description' OR NOT v_keep THEN coalesce(cs->>'description', '') ELSE description END,
-        domain_id = v_domain,
-        owner_id = v_owner,
-        tags = CASE WHEN cs ? 'tags' OR NOT v_keep
-                    THEN ARRAY(SELECT DISTINCT jsonb_array_elements_text(coalesce(cs->'tags', '[]')) ORDER BY 1)
-                    ELSE tags END,
-        row_count = CASE WHEN cs->'operational' ? 'row_count' OR NOT v_keep THEN (cs->'operational'->>'row_count')::bigint ELSE row_count END,
-        size_bytes = CASE WHEN cs->'operational' ? 'size_bytes' OR NOT v_keep THEN (cs->'operational'->>'size_bytes')::bigint ELSE size_bytes END,
-        partition_keys = CASE WHEN cs->'operational' ? 'partition_keys' OR NOT v_keep
-                              THEN ARRAY(SELECT jsonb_array_elements_text(coalesce(cs->'operational'->'partition_keys', '[]')))
-                              ELSE partition_keys END,
-        placeholder = false,
-        version = CASE WHEN existed THEN version + 1 ELSE version END,
-        updated_at = now()
-    WHERE id = d.id RETURNING * INTO d;
 
     IF cs ? 'fields' OR NOT v_keep THEN
         DELETE FROM fields WHERE dataset_id = d.id;
@@ -320,7 +328,10 @@ BEGIN
                     ARRAY(SELECT DISTINCT jsonb_array_elements_text(coalesce(f->'tags', '[]')) ORDER BY 1));
             i := i + 1;
         END LOOP;
-        UPDATE datasets SET schema_version = mf_record_schema(d) WHERE id = d.id RETURNING * INTO d;
+        i := mf_record_schema(d);
+        IF i <> d.schema_version THEN
+            UPDATE datasets SET schema_version = i WHERE id = d.id RETURNING * INTO d;
+        END IF;
     END IF;
 
     IF cs ? 'upstream' OR NOT v_keep THEN

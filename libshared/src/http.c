@@ -102,6 +102,29 @@ struct mf_req {
 
 /* ---------- routes ---------- */
 
+static void handle_healthz(mf_req_t *r);
+static void handle_readyz(mf_req_t *r);
+static void handle_metrics(mf_req_t *r);
+static const mf_route_t builtin_routes[] = {
+    {"GET", "/healthz", MF_ROLE_PUBLIC, handle_healthz, 0},
+    {"GET", "/readyz", MF_ROLE_PUBLIC, handle_readyz, 0},
+    {"GET", "/metrics", MF_ROLE_PUBLIC, handle_metrics, 0},
+};
+
+/* "/a/{b}" -> "/a/:b": braces inside label values trip many Prometheus parsers. */
+static const char *metric_label(const char *pattern)
+{
+    char *out = mf_strdup(pattern), *o = out;
+    for (const char *p = pattern; *p; p++) {
+        if (*p == '{')
+            *o++ = ':';
+        else if (*p != '}')
+            *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
 void mf_http_add_routes(const mf_route_t *defs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -123,7 +146,7 @@ void mf_http_add_routes(const mf_route_t *defs, size_t n)
             }
             cr->nseg++;
         }
-        route_labels[nroutes] = defs[i].pattern;
+        route_labels[nroutes] = metric_label(defs[i].pattern);
         route_methods[nroutes] = defs[i].method;
         nroutes++;
     }
@@ -131,6 +154,8 @@ void mf_http_add_routes(const mf_route_t *defs, size_t n)
 
 void mf_http_print_routes(void *fp)
 {
+    for (size_t i = 0; i < MF_ARRAY_SIZE(builtin_routes); i++)
+        fprintf(fp, "%s %s\n", builtin_routes[i].method, builtin_routes[i].pattern);
     for (size_t i = 0; i < nroutes; i++)
         fprintf(fp, "%s %s\n", routes[i].def->method, routes[i].def->pattern);
 }
@@ -637,12 +662,6 @@ static void handle_metrics(mf_req_t *r)
     send_body(r, 200, "text/plain; version=0.0.4", text, len);
     free(text);
 }
-
-static const mf_route_t builtin_routes[] = {
-    {"GET", "/healthz", MF_ROLE_PUBLIC, handle_healthz, 0},
-    {"GET", "/readyz", MF_ROLE_PUBLIC, handle_readyz, 0},
-    {"GET", "/metrics", MF_ROLE_PUBLIC, handle_metrics, 0},
-};
 
 /* Sum of pool figures over threads, for /metrics (reads are racy but word-sized). */
 static double pool_stat(int which)

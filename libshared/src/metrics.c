@@ -13,10 +13,12 @@
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 #define NBUCKETS (MF_ARRAY_SIZE(buckets) + 1) /* + Inf */
-#define NCLASSES 5                            /* 1xx..5xx */
+/* Statuses counted one by one; anything else lands in "other". */
+static const int codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 429, 500, 503};
+#define NCODES (MF_ARRAY_SIZE(codes) + 1)
 
 typedef struct {
-    unsigned long long by_class[NCLASSES];
+    unsigned long long by_code[NCODES];
     unsigned long long bucket[NBUCKETS];
     unsigned long long count;
     unsigned long long sum_us;
@@ -48,10 +50,10 @@ void mf_metrics_observe_request(size_t route, int status, double seconds)
     if (stats == NULL)
         return;
     route_stats_t *s = &stats[route < nroutes ? route : nroutes];
-    int cls = status / 100 - 1;
-    if (cls < 0 || cls >= NCLASSES)
-        cls = NCLASSES - 1;
-    __atomic_fetch_add(&s->by_class[cls], 1, __ATOMIC_RELAXED);
+    size_t c = 0;
+    while (c < MF_ARRAY_SIZE(codes) && codes[c] != status)
+        c++;
+    __atomic_fetch_add(&s->by_code[c], 1, __ATOMIC_RELAXED);
     size_t b = 0;
     while (b < MF_ARRAY_SIZE(buckets) && seconds > buckets[b])
         b++;
@@ -106,16 +108,21 @@ char *mf_metrics_render(size_t *len)
 {
     sbuf_t b = {mf_malloc(8192), 0, 8192};
     b.buf[0] = '\0';
-    put(&b, "# HELP mf_http_requests_total HTTP requests by route and status class.\n"
+    put(&b, "# HELP mf_http_requests_total HTTP requests by route and status code.\n"
             "# TYPE mf_http_requests_total counter\n");
     for (size_t r = 0; stats != NULL && r <= nroutes; r++) {
         const char *name = r < nroutes ? route_names[r] : "unmatched";
         const char *method = r < nroutes ? route_methods[r] : "";
-        for (int c = 0; c < NCLASSES; c++) {
-            unsigned long long v = __atomic_load_n(&stats[r].by_class[c], __ATOMIC_RELAXED);
+        for (size_t c = 0; c < NCODES; c++) {
+            unsigned long long v = __atomic_load_n(&stats[r].by_code[c], __ATOMIC_RELAXED);
+            char code[8];
+            if (c < MF_ARRAY_SIZE(codes))
+                snprintf(code, sizeof(code), "%d", codes[c]);
+            else
+                snprintf(code, sizeof(code), "other");
             if (v)
-                put(&b, "mf_http_requests_total{method=\"%s\",route=\"%s\",status=\"%dxx\"} %llu\n", method, name,
-                    c + 1, v);
+                put(&b, "mf_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} %llu\n", method, name,
+                    code, v);
         }
     }
     put(&b, "# HELP mf_http_request_duration_seconds Request latency by route.\n"

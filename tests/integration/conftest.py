@@ -559,7 +559,8 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         marks = getattr(item, "_mf_log_marks", {})
         for srv in list(RUNNING_SERVERS):
-            rep.sections.append((
-                "mf-api log (%s, port %d)" % (srv.name, srv.port),
-                srv.log_tail(marks.get(id(srv), 0)),
-            ))
+            text = srv.log_tail(marks.get(id(srv), 0))
+            if not text.strip():
+                text = "(nothing logged during this test; the log ends with:)\n" + \
+                    srv.log_tail(0, 3000)
+            rep.sections.append(("mf-api log (%s, port %d)" % (srv.name, srv.port), text))

@@ -21,6 +21,8 @@ void mf_api_register_stats(void);
 const char *mf_api_namespace_or_respond(mf_req_t *r);
 /* A required or optional query value that must be a valid name; answers 400 itself. */
 int mf_api_query_name_or_respond(mf_req_t *r, const char *key, int required, const char **out) MF_MUST_CHECK;
+/* Answer a dataset document (row 0, column 0) with its ETag, or 404 when there is no row. */
+void mf_api_respond_dataset(mf_req_t *r, PGresult *res, int status);
 /* Register every statement of a NULL-name-terminated array. */
 void mf_api_register_statements(mf_pg_stmt_t *stmts);
 

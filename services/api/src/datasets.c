@@ -65,27 +65,8 @@ static mf_pg_stmt_t stmts[] = {
     {NULL, NULL, -1},
 };
 
-static void set_etag(mf_req_t *r, const char *version)
-{
-    char etag[32];
-    snprintf(etag, sizeof(etag), "\"%s\"", version);
-    mf_req_add_header(r, "etag", etag);
-}
-
-/* The version inside the document we just wrote (for the ETag). */
-static void respond_doc(mf_req_t *r, PGresult *res, int status)
-{
-    const char *doc = PQgetvalue(res, 0, 0);
-    json_t *v = json_loads(doc, 0, NULL);
-    char ver[24];
-    snprintf(ver, sizeof(ver), "%lld", (long long)json_integer_value(json_object_get(v, "version")));
-    json_decref(v);
-    set_etag(r, ver);
-    mf_respond_json(r, status, doc, (size_t)PQgetlength(res, 0, 0));
-}
-
-static void on_created(mf_req_t *r, PGresult *res) { respond_doc(r, res, 201); }
-static void on_replaced(mf_req_t *r, PGresult *res) { respond_doc(r, res, 200); }
+static void on_created(mf_req_t *r, PGresult *res) { mf_api_respond_dataset(r, res, 201); }
+static void on_replaced(mf_req_t *r, PGresult *res) { mf_api_respond_dataset(r, res, 200); }
 
 /* If-Match: "<version>" (quotes optional, "*" means any). -1 when absent or "*". */
 static int if_match_or_respond(mf_req_t *r, long long *out)
@@ -148,7 +129,9 @@ static void on_get(mf_req_t *r, PGresult *res)
         mf_respond_error(r, MF_ENOT_FOUND, "dataset not found");
         return;
     }
-    set_etag(r, PQgetvalue(res, 0, 1));
+    char etag[32];
+    snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
+    mf_req_add_header(r, "etag", etag);
     mf_respond_json(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
@@ -233,8 +216,8 @@ static void get_version(mf_req_t *r)
     long long ver;
     if (ns == NULL)
         return;
-    if (mf_parse_int(v, strlen(v), 1, 2147483647, &ver) != 0) {
-        mf_respond_error(r, MF_EINVALID_REQUEST, "version must be a positive integer");
+    if (mf_parse_int(v, strlen(v), -2147483647, 2147483647, &ver) != 0) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "version must be an integer");
         return;
     }
     const char *params[] = {ns, mf_req_param(r, "name"), v};

@@ -2,6 +2,7 @@
  * helpers.c: request helpers shared by mf-api's resource files (query names,
  * statement registration). Nothing here talks to the database.
  */
+#include <stdio.h>
 #include <string.h>
 #include "api.h"
 #include "mf/catalog.h"
@@ -41,4 +42,19 @@ void mf_api_register_statements(mf_pg_stmt_t *stmts)
 {
     for (mf_pg_stmt_t *s = stmts; s->name != NULL; s++)
         mf_pg_register(s);
+}
+
+void mf_api_respond_dataset(mf_req_t *r, PGresult *res, int status)
+{
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        mf_respond_error(r, MF_ENOT_FOUND, "dataset not found");
+        return;
+    }
+    const char *doc = PQgetvalue(res, 0, 0);
+    json_t *v = json_loads(doc, 0, NULL);
+    char etag[32];
+    snprintf(etag, sizeof(etag), "\"%lld\"", (long long)json_integer_value(json_object_get(v, "version")));
+    json_decref(v);
+    mf_req_add_header(r, "etag", etag);
+    mf_respond_json(r, status, doc, (size_t)PQgetlength(res, 0, 0));
 }

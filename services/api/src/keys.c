@@ -29,7 +29,7 @@ static mf_pg_stmt_t stmts[] = {
     {"key_list",
      "SELECT coalesce(jsonb_agg(doc ORDER BY rn) FILTER (WHERE rn <= $1::int), '[]')::text, "
      "       CASE WHEN count(*) > $1::int THEN (array_agg(key ORDER BY rn))[$1::int]::text END "
-     "FROM (SELECT " KEY_DOC("k") " doc, jsonb_build_array(mf_ts(k.created_at), k.id::text) key, "
+     "FROM (SELECT " KEY_DOC("k") " doc, jsonb_build_array(k.created_at::text, k.id::text) key, "
      "             row_number() OVER (ORDER BY k.created_at, k.id) rn "
      "      FROM api_keys k WHERE k.tenant_id = mf_current_tenant() "
      "        AND ($2::jsonb IS NULL OR (k.created_at, k.id) > (($2::jsonb->>0)::timestamptz, ($2::jsonb->>1)::uuid)) "
@@ -60,7 +60,7 @@ static void create_key(mf_req_t *r)
     mf_json_err_t err;
     json_t *b = mf_req_body(r);
     if (mf_json_only_fields(b, "", allowed, &err) != 0 ||
-        mf_json_string(b, "", "name", MF_JSON_NULLABLE, 0, 128, &name, &err) != 0 ||
+        mf_json_string(b, "", "name", MF_JSON_REQUIRED, 1, 128, &name, &err) != 0 ||
         mf_json_string(b, "", "role", MF_JSON_REQUIRED, 1, 16, &role, &err) != 0 ||
         mf_json_string(b, "", "expires_at", MF_JSON_NULLABLE, 10, 40, &expires, &err) != 0) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "%s", err.msg);
@@ -78,7 +78,7 @@ static void create_key(mf_req_t *r)
     char *key = mf_malloc(MF_KEY_MAX_LEN), prefix[MF_KEY_PREFIX_LEN + 1], hash[65];
     mf_auth_key_new(mf_config_str(MF_CFG_KEY_ENV), key, prefix, hash);
     mf_req_set_data(r, key, free);
-    const char *params[] = {name ? name : "", prefix, hash, role, expires};
+    const char *params[] = {name, prefix, hash, role, expires};
     if (mf_req_query_or_respond(r, &stmts[CREATE], 5, params, on_created) != 0)
         return;
 }

@@ -20,8 +20,8 @@ static mf_pg_stmt_t stmts[] = {
      "FROM (SELECT e, row_number() OVER (ORDER BY e.id) rn FROM lineage_edges e "
      "      WHERE e.tenant_id = mf_current_tenant() AND ($2::jsonb IS NULL OR e.id > ($2::jsonb->>0)::uuid) "
      "        AND ($3::text IS NULL "
-     "             OR ($5 IN ('up', 'both') AND e.target_id = mf_dataset_id($4, $3)) "
-     "             OR ($5 IN ('down', 'both') AND e.source_id = mf_dataset_id($4, $3))) "
+     "             OR ($5 IN ('up', 'both') AND e.target_id = (SELECT id FROM datasets WHERE tenant_id = mf_current_tenant() AND namespace = $4 AND name = $3)) "
+     "             OR ($5 IN ('down', 'both') AND e.source_id = (SELECT id FROM datasets WHERE tenant_id = mf_current_tenant() AND namespace = $4 AND name = $3))) "
      "      ORDER BY e.id LIMIT $1::int + 1) s",
      -1},
 #define DELETE 2

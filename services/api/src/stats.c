@@ -11,7 +11,7 @@ static mf_pg_stmt_t stmts[] = {
 #define STATS 0
     {"stats",
      "SELECT jsonb_build_object("
-     "  'datasets', (SELECT count(*) FROM datasets WHERE tenant_id = mf_current_tenant() AND NOT placeholder), "
+     "  'datasets', (SELECT count(*) FROM datasets WHERE tenant_id = mf_current_tenant()), "
      "  'placeholders', (SELECT count(*) FROM datasets WHERE tenant_id = mf_current_tenant() AND placeholder), "
      "  'fields', (SELECT count(*) FROM fields WHERE tenant_id = mf_current_tenant()), "
      "  'lineage_edges', (SELECT count(*) FROM lineage_edges WHERE tenant_id = mf_current_tenant()), "

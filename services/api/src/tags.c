@@ -25,7 +25,7 @@ static mf_pg_stmt_t stmts[] = {
     {NULL, NULL, -1},
 };
 
-static void on_tagged(mf_req_t *r, PGresult *res) { mf_respond_row_or_404(r, res, 200, "dataset not found"); }
+static void on_tagged(mf_req_t *r, PGresult *res) { mf_api_respond_dataset(r, res, 200); }
 
 /* field: NULL for the dataset itself; tag from the body (add) or the path (remove). */
 static void change_tag(mf_req_t *r, const char *field, int add)
