@@ -20,6 +20,8 @@ PY=/usr/bin/python3
 
 SAN_ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 SAN_UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# h2o's thread-local recycle bins are reported at thread exit; see the file.
+export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 
 TOTAL=7
 STEP=0
