@@ -108,7 +108,9 @@ def linked(api):
 
 
 def link_set(term):
-    return sorted((l["namespace"], l["dataset"], l["field"]) for l in term["links"])
+    # a whole-dataset link has field None: sort it before the dataset's field links
+    return sorted(((l["namespace"], l["dataset"], l["field"]) for l in term["links"]),
+                  key=lambda t: (t[0], t[1], t[2] is not None, t[2] or ""))
 
 
 def test_links(linked):
