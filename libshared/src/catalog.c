@@ -29,15 +29,6 @@ int mf_catalog_name_ok(const char *s)
     return n >= 1 && n <= MF_NAME_MAX && mf_text_is_clean(s, n, 0);
 }
 
-static int fail(mf_json_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(mf_json_err_t *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return MF_EINVALID_REQUEST;
-}
 
 static json_t *tags_from_json(json_t *arr, const char *where, mf_json_err_t *err)
 {
@@ -53,7 +44,7 @@ static json_t *tags_from_json(json_t *arr, const char *where, mf_json_err_t *err
         char w[200];
         mf_json_path_index(w, sizeof(w), where, i);
         if (!json_is_string(v) || !mf_catalog_tag_ok(json_string_value(v))) {
-            fail(err, "%s must be a tag: 1-128 characters of letters, digits and _.:/-%s", w, "");
+            mf_json_fail(err, "%s must be a tag: 1-128 characters of letters, digits and _.:/-%s", w, "");
             json_decref(out);
             return NULL;
         }
@@ -76,11 +67,11 @@ json_t *mf_catalog_ref_from_json(json_t *v, const char *where, mf_json_err_t *er
         if (ns == NULL)
             ns = "default";
     } else {
-        fail(err, "%s must be a dataset name or {\"namespace\",\"name\"}%s", where, "");
+        mf_json_fail(err, "%s must be a dataset name or {\"namespace\",\"name\"}%s", where, "");
         return NULL;
     }
     if (!mf_catalog_name_ok(name)) {
-        fail(err, "%s must be a name of 1-512 printable characters%s", where, "");
+        mf_json_fail(err, "%s must be a name of 1-512 printable characters%s", where, "");
         return NULL;
     }
     return json_pack("{s:s,s:s}", "namespace", ns, "name", name);
@@ -100,7 +91,7 @@ static json_t *fields_from_json(json_t *arr, mf_json_err_t *err)
         json_t *tags = NULL, *tags_out;
         mf_json_path_index(where, sizeof(where), "fields", i);
         if (!json_is_object(f)) {
-            fail(err, "%s must be an object%s", where, "");
+            mf_json_fail(err, "%s must be an object%s", where, "");
             goto bad;
         }
         if (mf_json_only_fields(f, where, allowed, err) != 0 ||
@@ -113,7 +104,7 @@ static json_t *fields_from_json(json_t *arr, mf_json_err_t *err)
             goto bad;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(json_string_value(json_object_get(json_array_get(out, j), "name")), name) == 0) {
-                fail(err, "%s.name \"%s\" is a duplicate", where, name);
+                mf_json_fail(err, "%s.name \"%s\" is a duplicate", where, name);
                 goto bad;
             }
         }
@@ -152,16 +143,16 @@ json_t *mf_catalog_changeset_from_json(json_t *body, const char *name, const cha
         mf_json_object(body, "", "operational", MF_JSON_NULLABLE, &op, err) != 0)
         return NULL;
     if (name != NULL && bname != NULL && strcmp(name, bname) != 0) {
-        fail(err, "name \"%.100s\" in the body does not match the URL%s", bname, "");
+        mf_json_fail(err, "name \"%.100s\" in the body does not match the URL%s", bname, "");
         return NULL;
     }
     if (ns != NULL && bns != NULL && strcmp(ns, bns) != 0) {
-        fail(err, "namespace \"%.100s\" in the body does not match the URL%s", bns, "");
+        mf_json_fail(err, "namespace \"%.100s\" in the body does not match the URL%s", bns, "");
         return NULL;
     }
     const char *final_name = name ? name : bname, *final_ns = ns ? ns : (bns ? bns : "default");
     if (!mf_catalog_name_ok(final_name) || !mf_catalog_name_ok(final_ns)) {
-        fail(err, "name and namespace must be 1-512 printable characters%s%s", "", "");
+        mf_json_fail(err, "name and namespace must be 1-512 printable characters%s%s", "", "");
         return NULL;
     }
     json_t *cs = json_pack("{s:s,s:s}", "namespace", final_ns, "name", final_name);
@@ -202,7 +193,7 @@ json_t *mf_catalog_changeset_from_json(json_t *body, const char *name, const cha
             if (strcmp(json_string_value(json_object_get(ref, "namespace")), final_ns) == 0 &&
                 strcmp(json_string_value(json_object_get(ref, "name")), final_name) == 0) {
                 json_decref(ref);
-                fail(err, "%s must not be the dataset itself%s", where, "");
+                mf_json_fail(err, "%s must not be the dataset itself%s", where, "");
                 goto bad;
             }
             json_array_append_new(ups, ref);

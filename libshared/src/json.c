@@ -8,8 +8,7 @@
 #include "mf/json.h"
 #include "mf/util.h"
 
-static int fail(mf_json_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(mf_json_err_t *err, const char *fmt, ...)
+int mf_json_fail(mf_json_err_t *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -35,17 +34,17 @@ json_t *mf_json_parse_object(const char *buf, size_t len, mf_json_err_t *err)
 {
     json_error_t e;
     if (buf == NULL || len == 0) {
-        fail(err, "request body is required");
+        mf_json_fail(err, "request body is required");
         return NULL;
     }
     json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
     if (v == NULL) {
-        fail(err, "malformed JSON at line %d column %d: %.120s", e.line, e.column, e.text);
+        mf_json_fail(err, "malformed JSON at line %d column %d: %.120s", e.line, e.column, e.text);
         return NULL;
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        fail(err, "request body must be a JSON object");
+        mf_json_fail(err, "request body must be a JSON object");
         return NULL;
     }
     return v;
@@ -69,8 +68,8 @@ int mf_json_only_fields(json_t *obj, const char *path, const char *const *allowe
             else
                 snprintf(shown, sizeof(shown), "%.*s", (int)n, key);
             if (path && path[0])
-                return fail(err, "unknown field \"%s\" in %s", shown, path);
-            return fail(err, "unknown field \"%s\"", shown);
+                return mf_json_fail(err, "unknown field \"%s\" in %s", shown, path);
+            return mf_json_fail(err, "unknown field \"%s\"", shown);
         }
     }
     return 0;
@@ -84,9 +83,9 @@ static int member(json_t *obj, const char *path, const char *key, int flags, jso
     *v = json_object_get(obj, key);
     if (*v == NULL || json_is_null(*v)) {
         if (flags & MF_JSON_REQUIRED)
-            return fail(err, "%s is required", where);
+            return mf_json_fail(err, "%s is required", where);
         if (*v != NULL && !(flags & MF_JSON_NULLABLE))
-            return fail(err, "%s must not be null", where);
+            return mf_json_fail(err, "%s must not be null", where);
         return 0;
     }
     return 1;
@@ -95,15 +94,15 @@ static int member(json_t *obj, const char *path, const char *key, int flags, jso
 int mf_json_check_text(json_t *v, const char *where, size_t min, size_t max, int flags, mf_json_err_t *err)
 {
     if (!json_is_string(v))
-        return fail(err, "%s must be a string", where);
+        return mf_json_fail(err, "%s must be a string", where);
     size_t len = json_string_length(v);
     const char *s = json_string_value(v);
     if (len < min)
-        return fail(err, min == 1 ? "%s must not be empty" : "%s is too short", where);
+        return mf_json_fail(err, min == 1 ? "%s must not be empty" : "%s is too short", where);
     if (len > max)
-        return fail(err, "%s is too long (at most %zu characters)", where, max);
+        return mf_json_fail(err, "%s is too long (at most %zu characters)", where, max);
     if (!mf_text_is_clean(s, len, (flags & MF_JSON_MULTILINE) != 0))
-        return fail(err, "%s contains control characters or invalid UTF-8", where);
+        return mf_json_fail(err, "%s contains control characters or invalid UTF-8", where);
     return 0;
 }
 
@@ -131,7 +130,7 @@ int mf_json_bool(json_t *obj, const char *path, const char *key, int flags, int 
     if (m <= 0)
         return m;
     if (!json_is_boolean(v))
-        return fail(err, "%s must be a boolean", where);
+        return mf_json_fail(err, "%s must be a boolean", where);
     *out = json_is_true(v);
     return 0;
 }
@@ -146,10 +145,10 @@ int mf_json_int(json_t *obj, const char *path, const char *key, int flags, long 
     if (m <= 0)
         return m;
     if (!json_is_integer(v))
-        return fail(err, "%s must be an integer", where);
+        return mf_json_fail(err, "%s must be an integer", where);
     json_int_t i = json_integer_value(v);
     if (i < min || i > max)
-        return fail(err, "%s must be between %lld and %lld", where, min, max);
+        return mf_json_fail(err, "%s must be between %lld and %lld", where, min, max);
     *out = i;
     *present = 1;
     return 0;
@@ -165,9 +164,9 @@ int mf_json_array(json_t *obj, const char *path, const char *key, int flags, siz
     if (m <= 0)
         return m;
     if (!json_is_array(v))
-        return fail(err, "%s must be an array", where);
+        return mf_json_fail(err, "%s must be an array", where);
     if (json_array_size(v) > max)
-        return fail(err, "%s has too many elements (at most %zu)", where, max);
+        return mf_json_fail(err, "%s has too many elements (at most %zu)", where, max);
     *out = v;
     return 0;
 }
@@ -181,7 +180,7 @@ int mf_json_object(json_t *obj, const char *path, const char *key, int flags, js
     if (m <= 0)
         return m;
     if (!json_is_object(v))
-        return fail(err, "%s must be an object", where);
+        return mf_json_fail(err, "%s must be an object", where);
     *out = v;
     return 0;
 }

@@ -64,3 +64,22 @@ void mf_list_respond(mf_req_t *r, PGresult *res)
     free(body);
     free(cursor);
 }
+
+int mf_list_query_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nextra, const char *const *extra,
+                             int tenanted)
+{
+    mf_list_params_t lp;
+    const char *params[16];
+    MF_ASSERT(nextra >= 0 && nextra <= 14);
+    int rc = mf_list_params_or_respond(r, &lp);
+    if (rc != 0)
+        return rc;
+    params[0] = lp.limit;
+    params[1] = lp.after;
+    for (int i = 0; i < nextra; i++)
+        params[2 + i] = extra[i];
+    rc = tenanted ? mf_req_query_or_respond(r, stmt, 2 + nextra, params, mf_list_respond)
+                  : mf_req_query_untenanted_or_respond(r, stmt, 2 + nextra, params, mf_list_respond);
+    mf_list_params_free(&lp);
+    return rc;
+}

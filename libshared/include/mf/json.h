@@ -50,6 +50,9 @@ int mf_json_object(json_t *obj, const char *path, const char *key, int flags, js
 /* Check a standalone string value (e.g. an array element) the same way. */
 int mf_json_check_text(json_t *v, const char *where, size_t min, size_t max, int flags, mf_json_err_t *err) MF_MUST_CHECK;
 
+/* Write a printf message into err; returns MF_EINVALID_REQUEST (for decoders built on these helpers). */
+int mf_json_fail(mf_json_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Build "path.key" or "path[i]" into out. */
 void mf_json_path_key(char *out, size_t cap, const char *path, const char *key);
 void mf_json_path_index(char *out, size_t cap, const char *path, size_t i);

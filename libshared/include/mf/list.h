@@ -21,6 +21,10 @@ typedef struct {
 /* Read limit (1-500, default 50) and cursor from the query. Answers 400 itself on bad values. */
 int mf_list_params_or_respond(mf_req_t *r, mf_list_params_t *out) MF_MUST_CHECK;
 void mf_list_params_free(mf_list_params_t *p);
+/* The whole list route: read limit and cursor, run stmt with ($limit, $after, extra...) in the
+ * caller's tenant (or untenanted for platform routes) and answer the page. Answers errors itself. */
+int mf_list_query_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nextra, const char *const *extra,
+                             int tenanted) MF_MUST_CHECK;
 /* Answer 200 {"items":...,"next_cursor":...} from a (items, next_key) result row. */
 void mf_list_respond(mf_req_t *r, PGresult *res);
 

@@ -169,7 +169,6 @@ static int timestamp_ok(const char *s)
 
 static void list_datasets(mf_req_t *r)
 {
-    mf_list_params_t lp;
     const char *ns, *domain, *owner, *format, *tag = mf_req_query(r, "tag"), *since = mf_req_query(r, "updated_since");
     if (mf_api_query_name_or_respond(r, "namespace", 0, &ns) != 0 ||
         mf_api_query_name_or_respond(r, "domain", 0, &domain) != 0 ||
@@ -188,24 +187,19 @@ static void list_datasets(mf_req_t *r)
         mf_respond_error(r, MF_EINVALID_REQUEST, "updated_since must be an RFC 3339 timestamp");
         return;
     }
-    if (mf_list_params_or_respond(r, &lp) != 0)
+    const char *extra[] = {ns, domain, owner, tag, format, since};
+    if (mf_list_query_or_respond(r, &stmts[LIST], 6, extra, 1) != 0)
         return;
-    const char *params[] = {lp.limit, lp.after, ns, domain, owner, tag, format, since};
-    int rc = mf_req_query_or_respond(r, &stmts[LIST], 8, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
 }
 
 static void list_versions(mf_req_t *r)
 {
-    mf_list_params_t lp;
     const char *ns = mf_api_namespace_or_respond(r);
-    if (ns == NULL || mf_list_params_or_respond(r, &lp) != 0)
+    if (ns == NULL)
         return;
-    const char *params[] = {lp.limit, lp.after, ns, mf_req_param(r, "name")};
-    int rc = mf_req_query_or_respond(r, &stmts[VERSIONS], 4, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
+    const char *extra[] = {ns, mf_req_param(r, "name")};
+    if (mf_list_query_or_respond(r, &stmts[VERSIONS], 2, extra, 1) != 0)
+        return;
 }
 
 static void on_version(mf_req_t *r, PGresult *res) { mf_respond_row_or_404(r, res, 200, "schema version not found"); }

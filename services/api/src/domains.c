@@ -116,13 +116,8 @@ static void create_owner(mf_req_t *r)
 
 static void list(mf_req_t *r, int stmt)
 {
-    mf_list_params_t lp;
-    if (mf_list_params_or_respond(r, &lp) != 0)
+    if (mf_list_query_or_respond(r, &stmts[stmt], 0, NULL, 1) != 0)
         return;
-    const char *params[] = {lp.limit, lp.after};
-    int rc = mf_req_query_or_respond(r, &stmts[stmt], 2, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
 }
 
 static void list_domains(mf_req_t *r) { list(r, DOMAIN_LIST); }

@@ -125,7 +125,6 @@ static void delete_term(mf_req_t *r)
 
 static void list_terms(mf_req_t *r)
 {
-    mf_list_params_t lp;
     const char *status = mf_req_query(r, "status");
     if (status != NULL && status[0] == '\0')
         status = NULL;
@@ -133,12 +132,9 @@ static void list_terms(mf_req_t *r)
         mf_respond_error(r, MF_EINVALID_REQUEST, "status must be draft, approved or deprecated");
         return;
     }
-    if (mf_list_params_or_respond(r, &lp) != 0)
+    const char *extra[] = {status};
+    if (mf_list_query_or_respond(r, &stmts[LIST], 1, extra, 1) != 0)
         return;
-    const char *params[] = {lp.limit, lp.after, status};
-    int rc = mf_req_query_or_respond(r, &stmts[LIST], 3, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
 }
 
 static void add_link(mf_req_t *r)

@@ -3,9 +3,11 @@
  * statement registration). Nothing here talks to the database.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "api.h"
 #include "mf/catalog.h"
+#include "mf/util.h"
 
 const char *mf_api_namespace_or_respond(mf_req_t *r)
 {
@@ -57,4 +59,15 @@ void mf_api_respond_dataset(mf_req_t *r, PGresult *res, int status)
     json_decref(v);
     mf_req_add_header(r, "etag", etag);
     mf_respond_json(r, status, doc, (size_t)PQgetlength(res, 0, 0));
+}
+
+void mf_api_respond_with_key(mf_req_t *r, PGresult *res, const char *member)
+{
+    const char *key = mf_req_data(r);
+    size_t cap = (size_t)PQgetlength(res, 0, 0) + strlen(key) + strlen(member) + 32;
+    char *body = malloc(cap);
+    MF_ASSERT(body != NULL);
+    int n = snprintf(body, cap, "{\"%s\":%s,\"api_key\":\"%s\"}", member, PQgetvalue(res, 0, 0), key);
+    mf_respond_json(r, 201, body, (size_t)n);
+    free(body);
 }

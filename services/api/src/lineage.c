@@ -106,7 +106,6 @@ bad:
 
 static void list_edges(mf_req_t *r)
 {
-    mf_list_params_t lp;
     const char *dataset, *ns, *dir = mf_req_query(r, "direction");
     if (mf_api_query_name_or_respond(r, "dataset", 0, &dataset) != 0 ||
         mf_api_query_name_or_respond(r, "namespace", 0, &ns) != 0)
@@ -117,12 +116,9 @@ static void list_edges(mf_req_t *r)
         mf_respond_error(r, MF_EINVALID_REQUEST, "direction must be up, down or both");
         return;
     }
-    if (mf_list_params_or_respond(r, &lp) != 0)
+    const char *extra[] = {dataset, ns ? ns : "default", dir};
+    if (mf_list_query_or_respond(r, &stmts[LIST], 3, extra, 1) != 0)
         return;
-    const char *params[] = {lp.limit, lp.after, dataset, ns ? ns : "default", dir};
-    int rc = mf_req_query_or_respond(r, &stmts[LIST], 5, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
 }
 
 static void on_deleted(mf_req_t *r, PGresult *res)

@@ -56,7 +56,6 @@ static void get_stats(mf_req_t *r)
 
 static void list_audit(mf_req_t *r)
 {
-    mf_list_params_t lp;
     const char *action, *target, *since = mf_req_query(r, "since");
     if (mf_api_query_name_or_respond(r, "action", 0, &action) != 0 ||
         mf_api_query_name_or_respond(r, "target", 0, &target) != 0)
@@ -67,12 +66,9 @@ static void list_audit(mf_req_t *r)
         mf_respond_error(r, MF_EINVALID_REQUEST, "since must be an RFC 3339 timestamp");
         return;
     }
-    if (mf_list_params_or_respond(r, &lp) != 0)
+    const char *extra[] = {action, target, since};
+    if (mf_list_query_or_respond(r, &stmts[AUDIT], 3, extra, 1) != 0)
         return;
-    const char *params[] = {lp.limit, lp.after, action, target, since};
-    int rc = mf_req_query_or_respond(r, &stmts[AUDIT], 5, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
 }
 
 static const mf_route_t routes[] = {

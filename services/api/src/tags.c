@@ -60,13 +60,8 @@ static void remove_field_tag(mf_req_t *r) { change_tag(r, mf_req_param(r, "field
 
 static void list_tags(mf_req_t *r)
 {
-    mf_list_params_t lp;
-    if (mf_list_params_or_respond(r, &lp) != 0)
+    if (mf_list_query_or_respond(r, &stmts[LIST], 0, NULL, 1) != 0)
         return;
-    const char *params[] = {lp.limit, lp.after};
-    int rc = mf_req_query_or_respond(r, &stmts[LIST], 2, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
 }
 
 static const mf_route_t routes[] = {

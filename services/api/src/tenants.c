@@ -23,15 +23,7 @@ static mf_pg_stmt_t stmts[] = {
     {NULL, NULL, -1},
 };
 
-static void on_created(mf_req_t *r, PGresult *res)
-{
-    const char *key = mf_req_data(r);
-    size_t cap = (size_t)PQgetlength(res, 0, 0) + strlen(key) + 32;
-    char *body = mf_malloc(cap);
-    int n = snprintf(body, cap, "{\"tenant\":%s,\"api_key\":\"%s\"}", PQgetvalue(res, 0, 0), key);
-    mf_respond_json(r, 201, body, (size_t)n);
-    free(body);
-}
+static void on_created(mf_req_t *r, PGresult *res) { mf_api_respond_with_key(r, res, "tenant"); }
 
 static void create_tenant(mf_req_t *r)
 {
@@ -55,13 +47,8 @@ static void create_tenant(mf_req_t *r)
 
 static void list_tenants(mf_req_t *r)
 {
-    mf_list_params_t lp;
-    if (mf_list_params_or_respond(r, &lp) != 0)
+    if (mf_list_query_or_respond(r, &stmts[LIST], 0, NULL, 0) != 0)
         return;
-    const char *params[] = {lp.limit, lp.after};
-    int rc = mf_req_query_untenanted_or_respond(r, &stmts[LIST], 2, params, mf_list_respond);
-    mf_list_params_free(&lp);
-    (void)rc;
 }
 
 static void on_tenant(mf_req_t *r, PGresult *res) { mf_respond_row_or_404(r, res, 200, "tenant not found"); }
