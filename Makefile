@@ -9,7 +9,7 @@ BUILD    ?= build
 SANITIZE ?=
 CC       ?= cc
 
-PKGS     := libh2o-evloop libpq jansson openssl
+PKGS     := libh2o-evloop libpq jansson openssl hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -67,16 +67,23 @@ deps:
 test:
 	scripts/test.sh
 
-run: deps all
+# Recursive make after deps.sh: pkg-config flags must be read once the packages exist.
+run:
+	scripts/deps.sh
+	$(MAKE) all
 	scripts/stack.sh run
 
-up: deps all
+up:
+	scripts/deps.sh
+	$(MAKE) all
 	scripts/stack.sh up
 
 down:
 	scripts/stack.sh down
 
-bench: deps all
+bench:
+	scripts/deps.sh
+	$(MAKE) all
 	bench/run.sh
 
 format:

@@ -8,22 +8,28 @@
 
 -- Resolve an API key: only when the hash matches, it is live and its tenant is active.
 CREATE FUNCTION mf_auth_key(p_prefix text, p_hash text)
-RETURNS TABLE (key_id uuid, tenant_id uuid, role text)
+RETURNS TABLE (key_id uuid, tenant_id uuid, role text, emit_quota bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE k api_keys;
+DECLARE
+    k api_keys;
+    quota bigint := 0;
 BEGIN
     SELECT * INTO k FROM api_keys a WHERE a.prefix = p_prefix;
     IF NOT FOUND OR k.secret_hash <> p_hash OR k.revoked_at IS NOT NULL
        OR (k.expires_at IS NOT NULL AND k.expires_at <= now()) THEN
         RETURN;
     END IF;
-    IF k.tenant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = k.tenant_id AND t.status = 'active') THEN
-        RETURN;
+    IF k.tenant_id IS NOT NULL THEN
+        SELECT p.max_emit_events INTO quota FROM tenants t JOIN plans p ON p.name = t.plan
+        WHERE t.id = k.tenant_id AND t.status = 'active';
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
     END IF;
     IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' THEN
         UPDATE api_keys SET last_used_at = now() WHERE id = k.id;
     END IF;
-    key_id := k.id; tenant_id := k.tenant_id; role := k.role;
+    key_id := k.id; tenant_id := k.tenant_id; role := k.role; emit_quota := quota;
     RETURN NEXT;
 END
 $$;

@@ -33,6 +33,7 @@
 #include "mf/json.h"
 #include "mf/log.h"
 #include "mf/metrics.h"
+#include "mf/redis.h"
 #include "mf/util.h"
 
 #if H2O_USE_LIBUV
@@ -67,6 +68,7 @@ typedef struct {
     h2o_socket_t *listener;
     mf_pg_pool_t *pool;
     mf_auth_cache_t *keys;
+    mf_redis_t *redis;
     int inflight;
     int started;
 } loop_thread_t;
@@ -77,6 +79,7 @@ static int nthreads;
 static volatile sig_atomic_t stop_requested;
 static __thread loop_thread_t *current_thread;
 static const char *service;
+static int use_redis;
 
 struct mf_req {
     int refs;
@@ -88,6 +91,7 @@ struct mf_req {
     int nquery; /* -1 until parsed */
     const char *query_keys[MAX_QUERY_PARAMS], *query_values[MAX_QUERY_PARAMS];
     json_t *body;
+    const char *content_type;
     mf_identity_t id;
     char request_id[72];
     char client[64];
@@ -259,6 +263,14 @@ static match_t match_route(mf_req_t *r, h2o_iovec_t method, const char *path, si
 const mf_identity_t *mf_req_identity(const mf_req_t *r) { return &r->id; }
 const char *mf_req_id(const mf_req_t *r) { return r->request_id; }
 json_t *mf_req_body(const mf_req_t *r) { return r->body; }
+
+const char *mf_req_raw_body(const mf_req_t *r, size_t *len, const char **content_type)
+{
+    MF_ASSERT(r->req != NULL);
+    *len = r->req->entity.len;
+    *content_type = r->content_type;
+    return r->req->entity.base ? r->req->entity.base : "";
+}
 void mf_req_set_data(mf_req_t *r, void *data, void (*free_fn)(void *))
 {
     r->data = data;
@@ -544,11 +556,51 @@ int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, in
     return submit(r, 0, stmt, nparams, params, cb);
 }
 
+/* ---------- redis glue ---------- */
+
+void mf_http_enable_redis(void) { use_redis = 1; }
+
+typedef struct {
+    mf_req_t *r;
+    mf_req_redis_cb cb;
+} redis_call_t;
+
+static void on_redis_done(void *data, redisReply *reply)
+{
+    redis_call_t *call = data;
+    mf_req_t *r = call->r;
+    mf_req_redis_cb cb = call->cb;
+    free(call);
+    if (r->req != NULL && !r->responded) {
+        if (reply == NULL)
+            mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
+        else
+            cb(r, reply);
+    }
+    req_release(r);
+}
+
+int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb)
+{
+    MF_ASSERT(r->thread->redis != NULL);
+    redis_call_t *call = mf_malloc(sizeof(*call));
+    call->r = r;
+    call->cb = cb;
+    r->refs++;
+    int rc = mf_redis_command(r->thread->redis, on_redis_done, call, argc, argv, lens);
+    if (rc != 0) {
+        r->refs--;
+        free(call);
+        mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
+    }
+    return rc;
+}
+
 /* ---------- authentication ---------- */
 
 /* Security-definer lookup: the key row only if the hash matches, it is live and its tenant active. */
 static mf_pg_stmt_t auth_lookup_stmt = {"mf_auth_lookup",
-                                        "SELECT key_id, coalesce(tenant_id::text, ''), role FROM mf_auth_key($1, $2)",
+                                        "SELECT key_id, coalesce(tenant_id::text, ''), role, emit_quota FROM mf_auth_key($1, $2)",
                                         -1};
 static mf_pg_stmt_t ready_stmt = {"mf_ready", "SELECT 1", -1};
 
@@ -564,6 +616,7 @@ static void on_auth_lookup(mf_req_t *r, PGresult *res)
     snprintf(r->id.key_id, sizeof(r->id.key_id), "%s", PQgetvalue(res, 0, 0));
     snprintf(r->id.tenant_id, sizeof(r->id.tenant_id), "%s", PQgetvalue(res, 0, 1));
     r->id.role = mf_role_parse(PQgetvalue(res, 0, 2));
+    r->id.emit_quota = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
     snprintf(r->id.actor, sizeof(r->id.actor), "key:%s", r->key_prefix);
     uint64_t ttl = (uint64_t)mf_config_int(MF_CFG_KEY_CACHE_TTL) * 1000;
     if (ttl > 0)
@@ -616,27 +669,41 @@ static void run_handler(mf_req_t *r)
             return;
         }
     }
-    if (def->takes_body) {
+    if (def->takes_body != MF_BODY_NONE) {
         h2o_req_t *req = r->req;
         ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        r->content_type = "";
         if (ct >= 0) {
             h2o_iovec_t v = req->headers.entries[ct].value;
-            if (!(v.len >= 16 && strncasecmp(v.base, "application/json", 16) == 0 &&
-                  (v.len == 16 || v.base[16] == ';' || v.base[16] == ' '))) {
-                mf_respond_error(r, MF_EUNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
-                return;
-            }
+            size_t n = 0;
+            while (n < v.len && v.base[n] != ';' && v.base[n] != ' ')
+                n++;
+            char *lower = h2o_mem_alloc_pool(&req->pool, n + 1);
+            for (size_t i = 0; i < n; i++)
+                lower[i] = (char)h2o_tolower(v.base[i]);
+            lower[n] = '\0';
+            r->content_type = lower;
+        }
+        int json = strcmp(r->content_type, "application/json") == 0 || r->content_type[0] == '\0';
+        int raw_ok = def->takes_body == MF_BODY_RAW && (strcmp(r->content_type, "application/x-ndjson") == 0 ||
+                                                        strcmp(r->content_type, "application/jsonl") == 0);
+        if (!json && !raw_ok) {
+            mf_respond_error(r, MF_EUNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json%s",
+                             def->takes_body == MF_BODY_RAW ? " or application/x-ndjson" : "");
+            return;
         }
         if (req->entity.len > (size_t)mf_config_int(MF_CFG_HTTP_MAX_BODY)) {
             mf_respond_error(r, MF_EPAYLOAD_TOO_LARGE, "request body is larger than %lld bytes",
                              mf_config_int(MF_CFG_HTTP_MAX_BODY));
             return;
         }
-        mf_json_err_t jerr;
-        r->body = mf_json_parse_object(req->entity.base, req->entity.len, &jerr);
-        if (r->body == NULL) {
-            mf_respond_error(r, MF_EINVALID_JSON, "%s", jerr.msg);
-            return;
+        if (def->takes_body == MF_BODY_JSON) {
+            mf_json_err_t jerr;
+            r->body = mf_json_parse_object(req->entity.base, req->entity.len, &jerr);
+            if (r->body == NULL) {
+                mf_respond_error(r, MF_EINVALID_JSON, "%s", jerr.msg);
+                return;
+            }
         }
     }
     def->handler(r);
@@ -651,6 +718,10 @@ static void handle_healthz(mf_req_t *r) { mf_respond_json(r, 200, H2O_STRLIT("{\
 
 static void handle_readyz(mf_req_t *r)
 {
+    if (r->thread->redis != NULL && !mf_redis_connected(r->thread->redis)) {
+        mf_respond_error(r, MF_EUNAVAILABLE, "redis is not connected");
+        return;
+    }
     if (mf_req_query_untenanted_or_respond(r, &ready_stmt, 0, NULL, on_ready) != 0)
         return;
 }
@@ -812,6 +883,8 @@ static void *thread_main(void *arg)
     if (mf_config_str(MF_CFG_PG_URL)[0] != '\0')
         t->pool = mf_pg_pool_create(t->ctx.loop, mf_config_str(MF_CFG_PG_URL), (int)mf_config_int(MF_CFG_PG_POOL_SIZE),
                                     (int)mf_config_int(MF_CFG_PG_QUEUE_MAX));
+    if (use_redis)
+        t->redis = mf_redis_create(t->ctx.loop, mf_config_str(MF_CFG_REDIS_URL));
     char err[256];
     int fd = open_listener(1, err, sizeof(err));
     if (fd < 0) {

@@ -297,7 +297,7 @@ class Server:
         self.proc = None
         self.stopped_rc = None
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=30.0, ready_path="/readyz"):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [MF_API, "serve"],
@@ -316,7 +316,7 @@ class Server:
                 raise AssertionError("mf-api serve exited with %d at start:\n%s" % (
                     self.proc.returncode, self.log_tail()))
             try:
-                r = requests.get(self.base + "/readyz", timeout=2)
+                r = requests.get(self.base + ready_path, timeout=2)
                 if r.status_code == 200:
                     return self
                 last = "%d %s" % (r.status_code, r.text[:200])
@@ -464,11 +464,11 @@ def spawn_server(migrated, platform_key, tmp_root):
     """Factory for extra servers with special configuration (stopped at the end)."""
     started = []
 
-    def spawn(name, extra_env=None, start=True):
+    def spawn(name, extra_env=None, start=True, ready_path="/readyz"):
         srv = Server(migrated, tmp_root, name, extra_env)
         started.append(srv)
         if start:
-            srv.start()
+            srv.start(ready_path=ready_path)
         return srv
 
     yield spawn

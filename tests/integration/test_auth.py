@@ -335,3 +335,36 @@ def test_unknown_route_404(api, anon):
 def test_method_not_allowed(api, method, path):
     assert_error(api.req(method, path, data=b"{}" if method in ("POST", "PUT", "PATCH") else None),
                  405, "method_not_allowed")
+
+
+def test_key_created_already_expired_never_works(tenant):
+    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    r = tenant.api.post("/api/v1/keys", {"name": "past", "role": "viewer",
+                                         "expires_at": rfc3339(past)})
+    if r.status_code == 201:
+        c = Api(tenant.base, r.json()["api_key"])
+        assert_error(c.get("/api/v1/datasets"), 401, "unauthorized")
+    else:
+        assert_error(r, 400, "invalid_request", "expires_at")
+
+
+def test_revocation_reaches_other_replica(tenant, spawn_server):
+    other = spawn_server("replica", {"MF_KEY_CACHE_TTL": "1"})
+    made = tenant.make_key("editor")
+    here = Api(tenant.base, made["api_key"])
+    there = Api(other.base, made["api_key"])
+    assert here.get("/api/v1/datasets").status_code == 200
+    assert there.get("/api/v1/datasets").status_code == 200  # cached there now
+    assert tenant.api.delete("/api/v1/keys/" + made["key"]["id"]).status_code == 204
+    assert_error(poll_status(there, "/api/v1/datasets", 401, 4.0), 401, "unauthorized")
+    assert_error(poll_status(here, "/api/v1/datasets", 401, 4.0), 401, "unauthorized")
+    other.stop_and_check()
+
+
+def test_key_env(tenant, spawn_server):
+    other = spawn_server("keyenv", {"MF_KEY_ENV": "staging"})
+    r = Api(other.base, tenant.key).post("/api/v1/keys", {"name": "stg", "role": "viewer"})
+    assert r.status_code == 201, r.text
+    m = KEY_RE.match(r.json()["api_key"])
+    assert m and m.group(1) == "staging", r.json()["api_key"]
+    other.stop_and_check()

@@ -475,3 +475,83 @@ def test_filter_updated_since(api):
     # a change to "old" brings it back
     api.put("/api/v1/datasets/old", {"description": "touched"})
     assert names(mid) == ["new", "old"]
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def _parallel(n, fn):
+    import threading
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except Exception as e:  # noqa: BLE001
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_concurrent_if_match_one_winner(tenant):
+    from conftest import Api
+    tenant.api.create_dataset("race")
+    clients = [Api(tenant.base, tenant.key) for _ in range(8)]
+    results = _parallel(8, lambda i: clients[i].put(
+        "/api/v1/datasets/race", {"description": "writer %d" % i}, headers={"If-Match": '"1"'}))
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results)
+    assert statuses == [200] + [412] * 7, statuses
+    winner = next(r for r in results if r.status_code == 200).json()["description"]
+    doc = tenant.api.get_dataset("race").json()
+    assert doc["version"] == 2 and doc["description"] == winner
+    for r in results:
+        if r.status_code == 412:
+            assert_error(r, 412, "precondition_failed")
+
+
+def test_concurrent_create_one_winner(tenant):
+    from conftest import Api
+    clients = [Api(tenant.base, tenant.key) for _ in range(8)]
+    results = _parallel(8, lambda i: clients[i].post(
+        "/api/v1/datasets", {"name": "born_once", "upstream": ["shared_up"],
+                             "description": "creator %d" % i}))
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results)
+    assert statuses == [201] + [409] * 7, statuses
+    for r in results:
+        if r.status_code == 409:
+            assert_error(r, 409, "conflict")
+    s = tenant.api.get("/api/v1/stats").json()
+    assert s["datasets"] == 2 and s["lineage_edges"] == 1
+
+
+def test_concurrent_shared_placeholder(tenant):
+    from conftest import Api
+    clients = [Api(tenant.base, tenant.key) for _ in range(8)]
+    results = _parallel(8, lambda i: clients[i].post(
+        "/api/v1/datasets", {"name": "child%d" % i, "upstream": ["common_parent"]}))
+    statuses = [getattr(r, "status_code", repr(r)) for r in results]
+    assert statuses == [201] * 8, [(s, getattr(r, "text", "")[:200])
+                                   for s, r in zip(statuses, results)]
+    parent = tenant.api.get_dataset("common_parent").json()
+    assert parent["placeholder"] is True
+    assert sorted(d["name"] for d in parent["downstream"]) == ["child%d" % i for i in range(8)]
+    assert tenant.api.get("/api/v1/stats").json()["datasets"] == 9
+
+
+def test_concurrent_tag_adds(tenant):
+    from conftest import Api
+    tenant.api.create_dataset("tagged")
+    clients = [Api(tenant.base, tenant.key) for _ in range(8)]
+    results = _parallel(8, lambda i: clients[i].post("/api/v1/datasets/tagged/tags",
+                                                     {"tag": "t%d" % i}))
+    assert [getattr(r, "status_code", repr(r)) for r in results] == [200] * 8
+    doc = tenant.api.get_dataset("tagged").json()
+    assert doc["tags"] == ["t%d" % i for i in range(8)]
+    assert doc["version"] == 9

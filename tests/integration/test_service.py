@@ -309,3 +309,20 @@ def test_routes_command_lists_documented_routes():
 def test_unknown_command_fails():
     rc, out, err = run_mf(["no-such-command"], {}, check=False)
     assert rc != 0
+
+
+def test_database_down_is_503(spawn_server, tenant):
+    dead = "postgresql://mf_app@127.0.0.1:%d/metafuse" % free_port()
+    srv = spawn_server("nodb", {"MF_PG_URL": dead, "MF_PG_RECONNECT_MAX_MS": "100"},
+                       ready_path="/healthz")
+    anon = Api(srv.base)
+    assert anon.get("/healthz").status_code == 200
+    r = anon.get("/readyz")
+    assert r.status_code == 503, r.text
+    api = Api(srv.base, tenant.key)
+    for method, path, body in (("GET", "/api/v1/datasets", None),
+                               ("POST", "/api/v1/datasets", {"name": "x"})):
+        r = api.req(method, path, json_body=body) if body else api.req(method, path)
+        assert_error(r, 503, "unavailable")
+        assert r.headers.get("Retry-After"), r.headers
+    srv.stop_and_check()

@@ -33,6 +33,7 @@ typedef struct {
     char key_id[40];
     char actor[64]; /* "key:<prefix>" */
     mf_role_t role;
+    long long emit_quota; /* the tenant plan's emit events per month (0 for the platform key) */
 } mf_identity_t;
 
 #define MF_KEY_PREFIX_LEN 12

@@ -33,10 +33,10 @@ typedef struct {
     const char *pattern; /* "/api/v1/datasets/{name}/tags/{tag}" */
     mf_role_t role;      /* minimum role */
     mf_handler_fn handler;
-    int takes_body; /* 1: JSON body parsed into mf_req_body() before the handler */
+    int takes_body; /* MF_BODY_JSON: an object parsed into mf_req_body(); MF_BODY_RAW: bytes in mf_req_raw_body() */
 } mf_route_t;
 
-#define MF_HTTP_MAX_PARAMS 6
+enum { MF_BODY_NONE = 0, MF_BODY_JSON = 1, MF_BODY_RAW = 2 };
 
 /* Register routes (before mf_http_run); the array must live for the process. */
 void mf_http_add_routes(const mf_route_t *routes, size_t n);
@@ -53,8 +53,11 @@ const mf_identity_t *mf_req_identity(const mf_req_t *r);
 const char *mf_req_param(const mf_req_t *r, const char *name);
 /* The decoded query value of `name`, or NULL when absent. Borrowed. */
 const char *mf_req_query(mf_req_t *r, const char *name);
-/* The parsed JSON body (borrowed) of a takes_body route. */
+/* The parsed JSON body (borrowed) of an MF_BODY_JSON route. */
 json_t *mf_req_body(const mf_req_t *r);
+/* The raw body of an MF_BODY_RAW route (borrowed, not NUL-terminated) and the request's
+ * Content-Type (lowercase, parameters stripped; "" when absent). */
+const char *mf_req_raw_body(const mf_req_t *r, size_t *len, const char **content_type);
 /* A request header value as a new NUL-terminated string in the request pool, or NULL. */
 const char *mf_req_header(mf_req_t *r, const char *lowercase_name);
 /* The request id (borrowed). */
@@ -94,6 +97,19 @@ int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, in
 void mf_respond_row_or_404(mf_req_t *r, PGresult *res, int status, const char *not_found_msg);
 /* Forget a revoked key in this thread's cache at once (other threads drop it within MF_KEY_CACHE_TTL). */
 void mf_http_forget_key(const char *key_id);
+
+/* Give every loop thread an asynchronous Redis connection to MF_REDIS_URL (call before
+ * mf_http_run); /readyz then also requires Redis. */
+void mf_http_enable_redis(void);
+/*
+ * Send a Redis command for this request. cb runs later on this thread with the reply (which
+ * may be an error reply); it is skipped when the client has gone. When Redis is unreachable
+ * this answers 503 itself and returns MF_EUNAVAILABLE: the handler must only return.
+ */
+typedef struct redisReply mf_redis_reply_t;
+typedef void (*mf_req_redis_cb)(mf_req_t *r, mf_redis_reply_t *reply);
+int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size_t *lens,
+                            mf_req_redis_cb cb) MF_MUST_CHECK;
 
 /* ---- for libshared modules ---- */
 /* The pool of the calling loop thread. */
