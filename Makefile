@@ -35,11 +35,15 @@ API_SRC  := $(wildcard services/api/src/*.c)
 API_OBJ  := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 MF_API   := $(BUILD)/bin/mf-api
 
+INGEST_SRC := $(wildcard services/ingest/src/*.c)
+INGEST_OBJ := $(INGEST_SRC:%.c=$(BUILD)/obj/%.o)
+MF_INGEST  := $(BUILD)/bin/mf-ingest
+
 UNIT_SRC := $(wildcard tests/unit/libshared/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/libshared/%.c=$(BUILD)/tests/unit_%)
 
 .PHONY: all test unit run up down bench clean deps format
-all: $(MF_API)
+all: $(MF_API) $(MF_INGEST)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +56,10 @@ $(LIBMF): $(LIB_OBJ)
 $(MF_API): $(API_OBJ) $(LIBMF)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(API_OBJ) $(LIBMF) $(LDLIBS)
+
+$(MF_INGEST): $(INGEST_OBJ) $(LIBMF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(INGEST_OBJ) $(LIBMF) $(LDLIBS)
 
 $(BUILD)/tests/unit_%: tests/unit/libshared/%.c $(LIBMF)
 	@mkdir -p $(dir $@)
@@ -92,4 +100,4 @@ format:
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(API_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(API_OBJ:.o=.d) $(INGEST_OBJ:.o=.d) $(UNIT_BIN:=.d)

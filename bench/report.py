@@ -156,6 +156,13 @@ def main():
         ratio = None
         if o.get("rps") and b.get("rps"):
             ratio = round(o["rps"] / b["rps"], 3)
+        # the runs of one round are back to back: their ratio shows how stable the figure is
+        per_round = []
+        b_by_round = {r["round"]: r for r in b.get("rounds", []) if "error" not in r}
+        for r in o.get("rounds", []):
+            br = b_by_round.get(r["round"])
+            if "error" not in r and br is not None and br["rps"]:
+                per_round.append(round(r["rps"] / br["rps"], 3))
         figures.append({
             "id": fid,
             "what": what,
@@ -164,6 +171,7 @@ def main():
             "value_rps": o.get("rps"),
             "baseline_rps": b.get("rps"),
             "ratio": ratio,
+            "ratio_per_round": per_round,
             "p99_ms": o.get("p99_ms"),
             "baseline_p99_ms": b.get("p99_ms"),
             "p50_ms": o.get("p50_ms"),

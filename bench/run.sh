@@ -82,6 +82,7 @@ done
 WORK=""
 API_PID=""
 RAW_PID=""
+CHILD_PID="" # the long step running now (wrk, the loader), see fg_run
 
 # alive PID COMM: PID runs (a zombie counts as gone) and is COMM.
 alive() {
@@ -119,6 +120,10 @@ log_tail() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [ -n "$CHILD_PID" ]; then
+    kill -TERM "$CHILD_PID" 2>/dev/null || true
+    wait "$CHILD_PID" 2>/dev/null || true
+  fi
   stop_proc "$API_PID" mf-api
   stop_proc "$RAW_PID" mf-bench-raw
   if [ -n "$WORK" ] && [ -d "$WORK/infra" ]; then
@@ -142,6 +147,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# fg_run CMD...: runs CMD and waits for it in a way a signal interrupts at
+# once (bash runs a trap only after a foreground command ends; `wait` returns
+# early). cleanup stops CMD if we are interrupted.
+fg_run() {
+  local rc=0
+  "$@" &
+  CHILD_PID=$!
+  wait "$CHILD_PID" || rc=$?
+  CHILD_PID=""
+  return "$rc"
+}
 
 free_port() {
   "$PY" -c 'import socket
@@ -211,7 +228,7 @@ LOGS="$WORK/logs"
 # ---------------------------------------------------------------------------
 say "starting a throwaway Postgres and Redis"
 "$ROOT/scripts/stack.sh" infra-up "$WORK/infra" >"$LOGS/infra.log" 2>&1 ||
-  die "scripts/stack.sh infra-up failed (see above)"
+  die "scripts/stack.sh infra-up failed (infra.log below)"
 # shellcheck source=/dev/null
 . "$WORK/infra/infra.env"
 
@@ -253,7 +270,7 @@ if [ -z "$TENANT_KEY" ] || [ -z "$TENANT_ID" ]; then
 fi
 
 say "loading $DATASETS datasets through POST /api/v1/datasets ($LOAD_CONCURRENCY client threads)"
-"$PY" "$ROOT/bench/load_datasets.py" --url "$API" --key "$TENANT_KEY" --count "$DATASETS" \
+fg_run "$PY" "$ROOT/bench/load_datasets.py" --url "$API" --key "$TENANT_KEY" --count "$DATASETS" \
   --concurrency "$LOAD_CONCURRENCY" --name-format "$NAME_FORMAT" >"$WORK/load.json" 2>"$LOGS/load.log" ||
   { cat "$LOGS/load.log" >&2; die "loading datasets failed"; }
 say "load: $(cat "$WORK/load.json")"
@@ -316,19 +333,26 @@ done
 # ---------------------------------------------------------------------------
 # Measurements
 # ---------------------------------------------------------------------------
+# servers_alive: both servers still run (something outside may stop them).
+servers_alive() {
+  alive "$API_PID" mf-api || die "mf-api (pid $API_PID) exited during the bench (see mf-api.log below)"
+  alive "$RAW_PID" mf-bench-raw || die "mf-bench-raw (pid $RAW_PID) exited during the bench"
+}
+
 # measure NAME ROUND URL [wrk script args...]
 measure() {
   local name="$1" round="$2" url="$3" out
   shift 3
+  servers_alive
   local wrk_args=(-t"$WRK_THREADS" -c"$CONNECTIONS" --latency) script_args=()
   if [ $# -gt 0 ]; then
     wrk_args+=(-s "$LUA")
     script_args=(-- "$@")
   fi
   out="$WORK/wrk/$name.$round.txt"
-  wrk "${wrk_args[@]}" -d"${WARMUP}s" "$url" "${script_args[@]}" >/dev/null 2>&1 || true
-  wrk "${wrk_args[@]}" -d"${DURATION}s" "$url" "${script_args[@]}" >"$out" 2>&1 ||
-    { cat "$out" >&2; die "wrk failed for $name"; }
+  fg_run wrk "${wrk_args[@]}" -d"${WARMUP}s" "$url" "${script_args[@]}" >/dev/null 2>&1 || true
+  fg_run wrk "${wrk_args[@]}" -d"${DURATION}s" "$url" "${script_args[@]}" >"$out" 2>&1 ||
+    { cat "$out" >&2; servers_alive; die "wrk failed for $name"; }
   say "$(printf '%-19s round %d: %10s req/s  p99 %s' "$name" "$round" \
     "$(awk '/^Requests\/sec:/ { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")")"
 }
@@ -341,8 +365,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   measure raw_select_prepared "$round" "$RAW" /prepared/datasets/ "$NAME_FORMAT" "$DATASETS"
   measure mf_get_dataset "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
 done
-alive "$API_PID" mf-api || die "mf-api died during the bench"
-alive "$RAW_PID" mf-bench-raw || die "mf-bench-raw died during the bench"
+servers_alive
 
 # ---------------------------------------------------------------------------
 # Report

@@ -213,32 +213,22 @@ BEGIN
 END
 $$;
 
--- Record a new schema version when the fields' names, types, nullability or order changed.
-CREATE FUNCTION mf_record_schema(d datasets) RETURNS integer
-LANGUAGE plpgsql AS $$
-DECLARE
-    cur jsonb := (SELECT coalesce(jsonb_agg(jsonb_build_object('name', f.name, 'type', f.type, 'nullable', f.nullable,
-                                                              'description', f.description, 'tags', to_jsonb(f.tags),
-                                                              'ordinal', f.ordinal) ORDER BY f.ordinal), '[]')
-                  FROM fields f WHERE f.dataset_id = d.id);
-    prev jsonb;
-    shape_cur jsonb;
-    shape_prev jsonb;
-BEGIN
-    SELECT fields INTO prev FROM dataset_versions WHERE dataset_id = d.id ORDER BY version DESC LIMIT 1;
-    SELECT coalesce(jsonb_agg(jsonb_build_array(f->'name', f->'type', f->'nullable')), '[]') INTO shape_cur FROM jsonb_array_elements(cur) f;
-    SELECT coalesce(jsonb_agg(jsonb_build_array(f->'name', f->'type', f->'nullable')), '[]') INTO shape_prev FROM jsonb_array_elements(prev) f;
-    IF prev IS NOT NULL AND shape_cur = shape_prev THEN
-        RETURN d.schema_version;
-    END IF;
-    IF prev IS NULL AND jsonb_array_length(cur) = 0 THEN
-        RETURN d.schema_version;
-    END IF;
-    INSERT INTO dataset_versions (tenant_id, dataset_id, version, fields, breaking)
-    VALUES (d.tenant_id, d.id, d.schema_version + 1, cur,
-            prev IS NOT NULL AND (mf_schema_diff(prev, cur)->>'breaking')::boolean);
-    RETURN d.schema_version + 1;
-END
+-- The normalized field list of a change set or a version: [{name,type,nullable,description,tags,ordinal}].
+CREATE FUNCTION mf_normalize_fields(p_fields jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'name', f->>'name', 'type', f->>'type', 'nullable', coalesce((f->>'nullable')::boolean, true),
+               'description', coalesce(f->>'description', ''),
+               'tags', coalesce((SELECT jsonb_agg(DISTINCT t ORDER BY t) FROM jsonb_array_elements_text(f->'tags') t), '[]'),
+               'ordinal', o - 1) ORDER BY o), '[]')
+    FROM jsonb_array_elements(coalesce(p_fields, '[]')) WITH ORDINALITY AS x(f, o)
+$$;
+
+-- What makes a schema version: names, types, nullability and order.
+CREATE FUNCTION mf_schema_shape(p_fields jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_array(f->'name', f->'type', f->'nullable') ORDER BY o), '[]')
+    FROM jsonb_array_elements(coalesce(p_fields, '[]')) WITH ORDINALITY AS x(f, o)
 $$;
 
 -- ---------- the write path ----------
@@ -261,10 +251,11 @@ DECLARE
     v_domain uuid;
     v_owner uuid;
     v_keep boolean := p_mode = 'merge';
-    f jsonb;
-    i integer := 0;
     up jsonb;
     v_src uuid;
+    v_fields jsonb;          -- the new field list, when fields change
+    v_prev jsonb;            -- the latest schema version's fields
+    v_new_version boolean := false;
 BEGIN
     IF v_tenant IS NULL THEN
         PERFORM mf_raise('403', 'no tenant context');
@@ -294,15 +285,26 @@ BEGIN
         v_owner := d.owner_id;
     END IF;
 
+    -- A new schema version when the fields' shape changed (or the first non-empty schema).
+    IF cs ? 'fields' OR NOT v_keep THEN
+        v_fields := mf_normalize_fields(cs->'fields');
+        IF existed THEN
+            SELECT fields INTO v_prev FROM dataset_versions WHERE dataset_id = d.id ORDER BY version DESC LIMIT 1;
+        END IF;
+        v_new_version := CASE WHEN v_prev IS NULL THEN jsonb_array_length(v_fields) > 0
+                              ELSE mf_schema_shape(v_prev) <> mf_schema_shape(v_fields) END;
+    END IF;
+
     IF NOT existed THEN
         -- a new dataset: whatever was not given is empty
         INSERT INTO datasets (tenant_id, namespace, name, path, format, description, domain_id, owner_id, tags,
-                              row_count, size_bytes, partition_keys)
+                              row_count, size_bytes, partition_keys, schema_version)
         VALUES (v_tenant, v_ns, v_name, coalesce(cs->>'path', ''), coalesce(cs->>'format', ''),
                 coalesce(cs->>'description', ''), v_domain, v_owner,
                 ARRAY(SELECT DISTINCT jsonb_array_elements_text(coalesce(cs->'tags', '[]')) ORDER BY 1),
                 (cs->'operational'->>'row_count')::bigint, (cs->'operational'->>'size_bytes')::bigint,
-                ARRAY(SELECT jsonb_array_elements_text(coalesce(cs->'operational'->'partition_keys', '[]'))))
+                ARRAY(SELECT jsonb_array_elements_text(coalesce(cs->'operational'->'partition_keys', '[]'))),
+                CASE WHEN v_new_version THEN 1 ELSE 0 END)
         RETURNING * INTO d;
     ELSE
         UPDATE datasets SET
@@ -321,22 +323,21 @@ BEGIN
                                   ELSE partition_keys END,
             placeholder = false,
             version = version + 1,
+            schema_version = schema_version + CASE WHEN v_new_version THEN 1 ELSE 0 END,
             updated_at = now()
         WHERE id = d.id RETURNING * INTO d;
     END IF;
 
-    IF cs ? 'fields' OR NOT v_keep THEN
+    IF v_fields IS NOT NULL THEN
         DELETE FROM fields WHERE dataset_id = d.id;
-        FOR f IN SELECT * FROM jsonb_array_elements(coalesce(cs->'fields', '[]')) LOOP
-            INSERT INTO fields (tenant_id, dataset_id, ordinal, name, type, nullable, description, tags)
-            VALUES (v_tenant, d.id, i, f->>'name', f->>'type', coalesce((f->>'nullable')::boolean, true),
-                    coalesce(f->>'description', ''),
-                    ARRAY(SELECT DISTINCT jsonb_array_elements_text(coalesce(f->'tags', '[]')) ORDER BY 1));
-            i := i + 1;
-        END LOOP;
-        i := mf_record_schema(d);
-        IF i <> d.schema_version THEN
-            UPDATE datasets SET schema_version = i WHERE id = d.id RETURNING * INTO d;
+        INSERT INTO fields (tenant_id, dataset_id, ordinal, name, type, nullable, description, tags)
+        SELECT v_tenant, d.id, (nf->>'ordinal')::integer, nf->>'name', nf->>'type', (nf->>'nullable')::boolean,
+               nf->>'description', ARRAY(SELECT jsonb_array_elements_text(nf->'tags'))
+        FROM jsonb_array_elements(v_fields) nf;
+        IF v_new_version THEN
+            INSERT INTO dataset_versions (tenant_id, dataset_id, version, fields, breaking)
+            VALUES (v_tenant, d.id, d.schema_version, v_fields,
+                    v_prev IS NOT NULL AND (mf_schema_diff(v_prev, v_fields)->>'breaking')::boolean);
         END IF;
     END IF;
 

@@ -80,7 +80,7 @@ json_t *mf_catalog_ref_from_json(json_t *v, const char *where, mf_json_err_t *er
 static json_t *fields_from_json(json_t *arr, mf_json_err_t *err)
 {
     static const char *const allowed[] = {"name", "type", "nullable", "description", "tags", NULL};
-    json_t *out = json_array();
+    json_t *out = json_array(), *seen = json_object(); /* names so far: duplicates in O(n) */
     size_t i;
     json_t *f;
     json_array_foreach(arr, i, f)
@@ -102,12 +102,11 @@ static json_t *fields_from_json(json_t *arr, mf_json_err_t *err)
                            err) != 0 ||
             mf_json_array(f, where, "tags", MF_JSON_NULLABLE, MF_TAGS_MAX, &tags, err) != 0)
             goto bad;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(json_string_value(json_object_get(json_array_get(out, j), "name")), name) == 0) {
-                mf_json_fail(err, "%s.name \"%s\" is a duplicate", where, name);
-                goto bad;
-            }
+        if (json_object_get(seen, name) != NULL) {
+            mf_json_fail(err, "%s.name \"%.100s\" is a duplicate", where, name);
+            goto bad;
         }
+        json_object_set_new(seen, name, json_true());
         char tw[80];
         snprintf(tw, sizeof(tw), "%s.tags", where);
         tags_out = tags ? tags_from_json(tags, tw, err) : json_array();
@@ -116,8 +115,10 @@ static json_t *fields_from_json(json_t *arr, mf_json_err_t *err)
         json_array_append_new(out, json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", name, "type", type, "nullable",
                                              nullable, "description", desc ? desc : "", "tags", tags_out));
     }
+    json_decref(seen);
     return out;
 bad:
+    json_decref(seen);
     json_decref(out);
     return NULL;
 }

@@ -19,8 +19,8 @@ static const mf_error_entry_t errors[] = {
 
 static const mf_error_entry_t *lookup(int err)
 {
-    int idx = err - MF__ERR_FIRST - 1;
-    if (idx < 0 || idx >= (int)(sizeof(errors) / sizeof(errors[0])))
+    long long idx = (long long)err - MF__ERR_FIRST - 1; /* wide: any int is a valid argument */
+    if (idx < 0 || idx >= (long long)(sizeof(errors) / sizeof(errors[0])))
         return &errors[MF_EINTERNAL - MF__ERR_FIRST - 1];
     return &errors[idx];
 }

@@ -346,6 +346,7 @@ void mf_req_add_header(mf_req_t *r, const char *name, const char *value)
 }
 
 mf_pg_pool_t *mf_http_thread_pool(void) { return current_thread ? current_thread->pool : NULL; }
+struct mf_redis *mf_http_thread_redis(void) { return current_thread ? current_thread->redis : NULL; }
 
 /* ---------- lifetime ---------- */
 
@@ -571,7 +572,7 @@ static void on_redis_done(void *data, redisReply *reply)
     mf_req_t *r = call->r;
     mf_req_redis_cb cb = call->cb;
     free(call);
-    if (r->req != NULL && !r->responded) {
+    if (!r->responded) {
         if (reply == NULL)
             mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
         else

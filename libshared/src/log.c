@@ -23,16 +23,29 @@ void mf_log_init(const char *service, const char *level)
             mf_log_min_level = (mf_log_level_t)i;
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when invalid or cut short. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return mf_text_is_clean((const char *)p, len, 0) ? len : 0;
+}
+
 size_t mf_log_escape(char *out, size_t cap, const char *s, size_t n)
 {
     size_t o = 0;
     if (cap == 0)
         return 0;
-    for (size_t i = 0; i < n && s != NULL; i++) {
-        unsigned char c = (unsigned char)s[i];
+    for (size_t i = 0; i < n && s != NULL;) {
+        const unsigned char *p = (const unsigned char *)s + i;
+        unsigned char c = *p;
         char tmp[8];
         const char *rep = tmp;
-        size_t rl;
+        size_t rl, used = 1;
         if (c == '"' || c == '\\') {
             tmp[0] = '\\';
             tmp[1] = (char)c;
@@ -42,14 +55,22 @@ size_t mf_log_escape(char *out, size_t cap, const char *s, size_t n)
             rl = 2;
         } else if (c < 0x20 || c == 0x7f) {
             rl = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-        } else {
+        } else if (c < 0x80) {
             tmp[0] = (char)c;
             rl = 1;
+        } else if ((used = utf8_len(p, n - i)) > 0) {
+            rep = (const char *)p; /* a whole character, copied whole or not at all */
+            rl = used;
+        } else {
+            rep = "\\ufffd"; /* invalid or cut-short UTF-8 */
+            rl = 6;
+            used = 1;
         }
         if (o + rl + 1 > cap)
             break;
         memcpy(out + o, rep, rl);
         o += rl;
+        i += used;
     }
     out[o] = '\0';
     return o;

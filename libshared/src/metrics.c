@@ -150,8 +150,13 @@ char *mf_metrics_render(size_t *len)
     for (int i = 0; i < nmetrics; i++) {
         mf_metric_t *m = &metrics[i];
         put(&b, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, m->fn ? "gauge" : "counter");
-        if (m->fn)
-            put(&b, "%s %g\n", m->name, m->fn());
+        if (m->fn) {
+            double v = m->fn();
+            if (v == (double)(long long)v && v > -9007199254740992.0 && v < 9007199254740992.0)
+                put(&b, "%s %lld\n", m->name, (long long)v);
+            else
+                put(&b, "%s %.17g\n", m->name, v);
+        }
         else
             put(&b, "%s %llu\n", m->name, __atomic_load_n(&m->value, __ATOMIC_RELAXED));
     }

@@ -233,9 +233,9 @@ int mf_text_is_clean(const char *s, size_t len, int allow_newlines)
                 return 0;
             cp = cp << 6 | (p[i] & 0x3f);
         }
-        /* reject overlong forms, surrogates, out of range */
+        /* reject overlong forms, surrogates, out of range, and C1 control characters */
         if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
             return 0;
         p += n;
     }

@@ -12,6 +12,9 @@ each other's data. The logs of running servers are attached to the report of
 a failed test, and a test fails when a server printed a sanitizer report
 while it ran. Stopping a server checks that SIGTERM gives exit status 0.
 
+Run: ``/usr/bin/python3 -m pytest tests/integration`` from the repository root
+(Debian's interpreter, which has pytest and requests).
+
 Environment knobs: ``MF_BIN_DIR`` (default ``build/bin``, relative to the
 repository root; ``build-san/bin`` for the sanitizer build) and
 ``MF_TEST_KEEP_TMP=1`` to keep the temporary directory for debugging.

@@ -542,3 +542,90 @@ def test_odd_urls_never_5xx(api, path):
     if r.status_code >= 400:
         assert_4xx_envelope(r)
     assert api.get("/api/v1/stats").json()["datasets"] == 1
+
+
+# ---------------------------------------------------------------- odd but well-formed bodies
+
+ODD_DATASETS = [
+    ("self-upstream", {"upstream": ["SELF"]}),
+    ("dup-upstream", {"upstream": ["u", "u", {"namespace": "default", "name": "u"}]}),
+    ("dup-tags", {"tags": ["pii", "pii"]}),
+    ("dup-field-tags", {"fields": [{"name": "a", "type": "int", "tags": ["k", "k"]}]}),
+    ("max-bigint", {"operational": {"row_count": 9223372036854775807}}),
+    ("negative-count", {"operational": {"row_count": -1, "size_bytes": -1}}),
+    ("float-count", {"operational": {"row_count": 1e30}}),
+    ("long-type", {"fields": [{"name": "a", "type": "t" * 20000}]}),
+    ("long-path", {"path": "p" * 20000}),
+    ("long-format", {"format": "f" * 20000}),
+    ("many-fields", {"fields": [{"name": "f%05d" % i, "type": "int"} for i in range(5000)]}),
+    ("many-tags", {"tags": ["t%04d" % i for i in range(1000)]}),
+    ("many-upstream", {"upstream": ["up%04d" % i for i in range(300)]}),
+    ("empty-field-type", {"fields": [{"name": "a", "type": ""}]}),
+    ("null-optional", {"path": None, "format": None, "description": None, "domain": None,
+                       "owner": None, "tags": None, "fields": None, "upstream": None,
+                       "operational": None}),
+    ("empty-operational", {"operational": {}}),
+    ("unicode-names", {"fields": [{"name": "\u00e9\u4e2d\U0001F4E6", "type": "int"}]}),
+    ("zero-width", {"description": "\u200b\ufeff"}),
+]
+
+
+@pytest.mark.parametrize("case,extra", ODD_DATASETS, ids=[c for c, _ in ODD_DATASETS])
+def test_odd_dataset_bodies_never_5xx(api, case, extra):
+    name = "odd"
+    body = {"name": name}
+    for k, v in extra.items():
+        if v == ["SELF"]:
+            v = [name]
+        body[k] = v
+    r = api.post("/api/v1/datasets", body)
+    assert r.status_code < 500, (r.status_code, r.text[:300])
+    stats = api.get("/api/v1/stats").json()
+    if r.status_code == 201:
+        doc = api.get_dataset(name).json()
+        assert doc == r.json()
+        if case == "self-upstream":
+            raise AssertionError("a dataset was accepted as its own upstream: %r" % doc["upstream"])
+        if case == "dup-upstream":
+            assert doc["upstream"] == [{"namespace": "default", "name": "u"}]
+        if case == "dup-tags":
+            assert doc["tags"] == ["pii"]
+        if case == "dup-field-tags":
+            assert doc["fields"][0]["tags"] == ["k"]
+        if case == "many-fields":
+            assert len(doc["fields"]) == 5000 and doc["fields"][4999]["ordinal"] == 4999
+        if case == "many-tags":
+            assert len(doc["tags"]) == 1000
+        if case == "many-upstream":
+            assert len(doc["upstream"]) == 300 and stats["datasets"] == 301
+    else:
+        assert_4xx_envelope(r)
+        assert stats["datasets"] == 0 and stats["fields"] == 0, stats
+        assert api.get_dataset(name).status_code == 404
+
+
+ODD_EDGES = [
+    ("dup-columns", {"source": "a", "target": "b",
+                     "columns": [{"source_field": "x", "target_field": "y"},
+                                 {"source_field": "x", "target_field": "y"}]}),
+    ("many-columns", {"source": "a", "target": "b",
+                      "columns": [{"source_field": "x%d" % i, "target_field": "y%d" % i}
+                                  for i in range(2000)]}),
+    ("empty-columns", {"source": "a", "target": "b", "columns": []}),
+    ("long-expression", {"source": "a", "target": "b",
+                         "columns": [{"source_field": "x", "target_field": "y",
+                                      "expression": "e" * 60000}]}),
+]
+
+
+@pytest.mark.parametrize("case,body", ODD_EDGES, ids=[c for c, _ in ODD_EDGES])
+def test_odd_edge_bodies_never_5xx(api, case, body):
+    r = api.post("/api/v1/lineage/edges", body)
+    assert r.status_code < 500, (r.status_code, r.text[:300])
+    s = api.get("/api/v1/stats").json()
+    if r.status_code in (200, 201):
+        cols = {(c["source_field"], c["target_field"]) for c in r.json()["columns"]}
+        assert s["column_lineage_edges"] == len(cols) == len(r.json()["columns"])
+    else:
+        assert_4xx_envelope(r)
+        assert s["lineage_edges"] == 0 and s["datasets"] == 0

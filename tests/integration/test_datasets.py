@@ -555,3 +555,33 @@ def test_concurrent_tag_adds(tenant):
     doc = tenant.api.get_dataset("tagged").json()
     assert doc["tags"] == ["t%d" % i for i in range(8)]
     assert doc["version"] == 9
+
+
+def test_delete_then_recreate_starts_fresh(api):
+    api.create_dataset("again", fields=[{"name": "a", "type": "int"}], tags=["x"],
+                       upstream=["up"])
+    api.ok("PUT", "/api/v1/datasets/again", 200,
+           json_body={"fields": [{"name": "b", "type": "int"}]})
+    assert api.delete("/api/v1/datasets/again").status_code == 204
+    d = api.create_dataset("again", fields=[{"name": "c", "type": "int"}])
+    assert d["version"] == 1 and d["schema_version"] == 1
+    assert d["tags"] == [] and d["upstream"] == []
+    versions = api.get("/api/v1/datasets/again/versions").json()["items"]
+    assert [v["version"] for v in versions] == [1]
+    assert api.get_dataset("up").json()["downstream"] == []
+
+
+def test_names_with_slashes_and_spaces(api):
+    from conftest import q
+    name = "s3://lake/raw/orders 2024?x=1#frag"
+    api.create_dataset(name, namespace="s3 lake/eu",
+                       fields=[{"name": "col/with space", "type": "int"}])
+    r = api.get("/api/v1/datasets/" + q(name), params={"namespace": "s3 lake/eu"})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == name
+    r = api.post("/api/v1/datasets/%s/fields/%s/tags" % (q(name), q("col/with space")),
+                 {"tag": "pii"}, params={"namespace": "s3 lake/eu"})
+    assert r.status_code == 200, r.text
+    assert r.json()["fields"][0]["tags"] == ["pii"]
+    r = api.delete("/api/v1/datasets/" + q(name), params={"namespace": "s3 lake/eu"})
+    assert r.status_code == 204

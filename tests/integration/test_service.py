@@ -326,3 +326,107 @@ def test_database_down_is_503(spawn_server, tenant):
         assert_error(r, 503, "unavailable")
         assert r.headers.get("Retry-After"), r.headers
     srv.stop_and_check()
+
+
+def test_sigterm_drains_in_flight_request(spawn_server, tenant_factory, infra):
+    srv = spawn_server("drain", {"MF_SHUTDOWN_TIMEOUT": "10"})
+    t = tenant_factory()
+    api = Api(srv.base, t.key)
+    api.ok("POST", "/api/v1/datasets", 201, json_body={"name": "d"})
+    locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+                               infra["MF_PG_SUPER_URL"]], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result = {}
+    th = None
+    try:
+        locker.stdin.write(b"BEGIN; LOCK TABLE datasets IN ACCESS EXCLUSIVE MODE;\n"
+                           b"SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert locker.stdout.readline().strip() == b"locked"
+
+        def call():
+            try:
+                result["r"] = Api(srv.base, t.key).get("/api/v1/datasets", timeout=30)
+            except Exception as e:  # noqa: BLE001
+                result["r"] = e
+
+        th = threading.Thread(target=call)
+        th.start()
+        deadline = time.monotonic() + 20
+        while True:
+            _, out, _ = psql(infra["MF_PG_SUPER_URL"],
+                             "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mf_app' "
+                             "AND wait_event_type = 'Lock'")
+            if out == ["1"]:
+                break
+            assert time.monotonic() < deadline, "request never blocked on the lock"
+            time.sleep(0.05)
+        srv.proc.send_signal(15)
+        # the process must not exit while the request is in flight
+        try:
+            srv.proc.wait(timeout=0.5)
+            raise AssertionError("mf-api exited with a request in flight (rc %r)"
+                                 % srv.proc.returncode)
+        except subprocess.TimeoutExpired:
+            pass
+    finally:
+        locker.stdin.write(b"COMMIT;\n")
+        locker.stdin.close()
+        locker.wait(timeout=30)
+        if th is not None:
+            th.join(timeout=30)
+    r = result.get("r")
+    assert getattr(r, "status_code", None) == 200, r
+    assert r.json()["items"][0]["name"] == "d"
+    srv.stop_and_check()
+
+
+def test_slow_client_does_not_block_others(server, api):
+    import socket
+    host, port = "127.0.0.1", server.port
+    slow = []
+    try:
+        for _ in range(20):
+            s = socket.create_connection((host, port), timeout=5)
+            s.sendall(b"POST /api/v1/datasets HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"na")
+            slow.append(s)
+        idle = [socket.create_connection((host, port), timeout=5) for _ in range(50)]
+        slow.extend(idle)
+        start = time.monotonic()
+        for _ in range(10):
+            assert api.get("/api/v1/datasets").status_code == 200
+        assert time.monotonic() - start < 5.0
+    finally:
+        for s in slow:
+            s.close()
+    assert api.get("/api/v1/stats").json()["datasets"] == 0
+
+
+def test_chunked_request_body(api):
+    def gen():
+        yield b'{"name": "chun'
+        yield b'ked", "description": "'
+        yield b"x" * 1000
+        yield b'"}'
+
+    r = api.s.post(api.base + "/api/v1/datasets", data=gen(),
+                   headers={"Authorization": "Bearer " + api.key,
+                            "Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert api.get_dataset("chunked").json()["description"] == "x" * 1000
+
+    def big():
+        yield b'{"name": "too_big", "description": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    try:
+        r = api.s.post(api.base + "/api/v1/datasets", data=big(),
+                       headers={"Authorization": "Bearer " + api.key,
+                                "Content-Type": "application/json"})
+        assert_error(r, 413, "payload_too_large")
+    except requests.ConnectionError:
+        pass  # the server may close the connection once it has answered 413
+    assert api.get_dataset("too_big").status_code == 404

@@ -166,3 +166,21 @@ def test_failed_writes_leave_no_mutation_rows(api):
         assert i["action"] != create_action, i
         assert i["after"] is None, i
     assert api.get_dataset("r").json()["version"] == 1
+
+
+def test_one_audit_row_per_dataset_change(api):
+    """One API call that changes one dataset is one audit row for it, whose
+    `after` is the dataset as the caller sees it (not an intermediate state)."""
+    fields = [{"name": "a", "type": "int"}]
+    api.ok("POST", "/api/v1/datasets", 201, json_body={"name": "one", "fields": fields},
+           headers={"X-Request-ID": "one-row-create"})
+    api.ok("PUT", "/api/v1/datasets/one", 200,
+           json_body={"fields": fields + [{"name": "b", "type": "text"}]},
+           headers={"X-Request-ID": "one-row-put"})
+    rows = audit(api)
+    for rid, version, schema_version in (("one-row-create", 1, 1), ("one-row-put", 2, 2)):
+        mine = [i for i in rows if i["request_id"] == rid and "one" in str(i["target"])]
+        assert len(mine) == 1, [(i["action"], i["target"]) for i in mine]
+        after = mine[0]["after"]
+        assert after["version"] == version, after
+        assert after["schema_version"] == schema_version, after

@@ -72,7 +72,8 @@ static inline void mf_t_check_str(const char *label, const char *got, const char
 }
 
 /* got[0..glen) equals want[0..wlen) byte for byte. */
-#define MF_CHECK_MEM(label, got, glen, want, wlen) mf_t_check_mem((label), (got), (glen), (want), (wlen), __FILE__, __LINE__)
+#define MF_CHECK_MEM(label, got, glen, want, wlen)                                                                    \
+    mf_t_check_mem((label), (got), (glen), (want), (wlen), __FILE__, __LINE__)
 static inline void mf_t_check_mem(const char *label, const void *got, size_t glen, const void *want, size_t wlen,
                                   const char *file, int line)
 {
@@ -84,7 +85,8 @@ static inline void mf_t_check_mem(const char *label, const void *got, size_t gle
 }
 
 /* needle occurs in haystack. */
-#define MF_CHECK_CONTAINS(label, haystack, needle) mf_t_check_contains((label), (haystack), (needle), __FILE__, __LINE__)
+#define MF_CHECK_CONTAINS(label, haystack, needle)                                                                    \
+    mf_t_check_contains((label), (haystack), (needle), __FILE__, __LINE__)
 static inline void mf_t_check_contains(const char *label, const char *haystack, const char *needle, const char *file,
                                        int line)
 {
@@ -94,7 +96,8 @@ static inline void mf_t_check_contains(const char *label, const char *haystack, 
 }
 
 /* got == want, both shown on failure. */
-#define MF_CHECK_INT(label, got, want) mf_t_check_int((label), (long long)(got), (long long)(want), #got, __FILE__, __LINE__)
+#define MF_CHECK_INT(label, got, want)                                                                                \
+    mf_t_check_int((label), (long long)(got), (long long)(want), #got, __FILE__, __LINE__)
 static inline void mf_t_check_int(const char *label, long long got, long long want, const char *expr, const char *file,
                                   int line)
 {

@@ -29,6 +29,12 @@
     X(KEY_ENV, "MF_KEY_ENV", STR, "live", 1, 16, "Environment tag inside new API keys (mf_<env>_...); lowercase letters and digits.") \
     X(KEY_CACHE_TTL, "MF_KEY_CACHE_TTL", INT, "5", 0, 3600, "Seconds a verified API key stays cached in-process.") \
     X(LOG_LEVEL, "MF_LOG_LEVEL", STR, "info", 4, 5, "Lowest log level written: debug, info, warn or error.")    \
+    X(INGEST_STREAM, "MF_INGEST_STREAM", STR, "mf:ingest", 1, 128, "Redis stream that carries ingest events (dead letters go to <stream>:dead).") \
+    X(INGEST_QUEUE_MAX, "MF_INGEST_QUEUE_MAX", INT, "1000000", 1, 1000000000, "Unapplied events the stream may hold before posts get 503.") \
+    X(INGEST_BATCH, "MF_INGEST_BATCH", INT, "256", 1, 10000, "Events a worker applies per transaction.") \
+    X(INGEST_MAX_TRIES, "MF_INGEST_MAX_TRIES", INT, "3", 1, 100, "Deliveries of a failing event before it goes to the dead-letter stream.") \
+    X(INGEST_CLAIM_IDLE_MS, "MF_INGEST_CLAIM_IDLE_MS", INT, "30000", 10, 86400000, "Idle time after which a pending event (dead worker, or a retry) is reclaimed.") \
+    X(INGEST_CONSUMER, "MF_INGEST_CONSUMER", STR, "", 0, 128, "Consumer name of this worker in the group (empty: host-pid).") \
     X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
 
 typedef enum {

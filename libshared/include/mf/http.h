@@ -103,8 +103,10 @@ void mf_http_forget_key(const char *key_id);
 void mf_http_enable_redis(void);
 /*
  * Send a Redis command for this request. cb runs later on this thread with the reply (which
- * may be an error reply); it is skipped when the client has gone. When Redis is unreachable
- * this answers 503 itself and returns MF_EUNAVAILABLE: the handler must only return.
+ * may be an error reply) even when the client has gone, so a multi-step change completes;
+ * after the handler returned, cb may use only mf_req_data, mf_req_identity, mf_req_id and the
+ * mf_respond_* functions (which drop the answer for a departed client). When Redis is
+ * unreachable this answers 503 itself and returns MF_EUNAVAILABLE: the handler must only return.
  */
 typedef struct redisReply mf_redis_reply_t;
 typedef void (*mf_req_redis_cb)(mf_req_t *r, mf_redis_reply_t *reply);
@@ -114,5 +116,8 @@ int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size
 /* ---- for libshared modules ---- */
 /* The pool of the calling loop thread. */
 mf_pg_pool_t *mf_http_thread_pool(void);
+/* The Redis connection of the calling loop thread (NULL unless enabled). */
+struct mf_redis *mf_http_thread_redis(void);
+
 
 #endif

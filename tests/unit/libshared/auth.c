@@ -148,9 +148,11 @@ static const bad_key_t bad_keys[] = {
     {"base64 secret", NULL, "live", "0123456789ab",
      "00112233445566778899aabbccddeeff00112233445566778899aabbccddee-_"},
     /* separators */
-    {"missing separator before secret", "mf_live_0123456789abx00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    {"missing separator before secret",
+     "mf_live_0123456789abx00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
      NULL, NULL, NULL},
-    {"missing separator after env", "mf_livex0123456789ab_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    {"missing separator after env",
+     "mf_livex0123456789ab_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
      NULL, NULL, NULL},
     {"separators swapped into hex",
      "mf_live0_123456789ab_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL, NULL, NULL},
@@ -162,7 +164,8 @@ static void test_key_parse_rejects(void **state)
         const bad_key_t *b = &bad_keys[i];
         char buf[300], prefix[MF_KEY_PREFIX_LEN + 1], hash[65], label[400], shown[300];
         const char *key = b->key ? b->key : key_of(buf, sizeof(buf), b->env, b->prefix, b->secret);
-        snprintf(label, sizeof(label), "row %zu, %s: \"%s\"", i, b->what, mf_t_show(shown, sizeof(shown), key, strlen(key)));
+        snprintf(label, sizeof(label), "row %zu, %s: \"%s\"", i, b->what,
+                 mf_t_show(shown, sizeof(shown), key, strlen(key)));
         MF_CHECK_INT(label, mf_auth_key_parse(key, strlen(key), prefix, hash), MF_EUNAUTHORIZED);
     }
 }
@@ -245,6 +248,7 @@ static mf_identity_t identity(const char *tenant, const char *key_id, mf_role_t 
 {
     mf_identity_t id;
     memset(&id, 0, sizeof(id));
+    id.emit_quota = tenant[0] ? 1000000 + (long long)strlen(key_id) : 0;
     snprintf(id.tenant_id, sizeof(id.tenant_id), "%s", tenant);
     snprintf(id.key_id, sizeof(id.key_id), "%s", key_id);
     snprintf(id.actor, sizeof(id.actor), "key:%s", key_id);
@@ -262,6 +266,7 @@ static void check_hit(const char *label, mf_auth_cache_t *c, const char *hash, u
     MF_CHECK_STR(label, got.key_id, want->key_id);
     MF_CHECK_STR(label, got.actor, want->actor);
     MF_CHECK_INT(label, got.role, want->role);
+    MF_CHECK_INT(label, got.emit_quota, want->emit_quota);
 }
 
 static void check_miss(const char *label, mf_auth_cache_t *c, const char *hash, uint64_t now)

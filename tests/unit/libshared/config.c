@@ -2,7 +2,8 @@
  * Unit tests of libshared/src/config.c: defaults, environment overrides,
  * invalid values rejected with a message naming the key, bounds,
  * MF_LOG_LEVEL and MF_KEY_ENV validation, mf_config_set, and
- * mf_config_print_doc listing every key.
+ * mf_config_print_doc listing every key. (That docs/configuration.md lists
+ * every key is checked by tests/integration/test_service.py.)
  *
  * Configuration values are process-global: every test starts from an
  * environment without MF_* keys and every value back at its default
@@ -15,8 +16,6 @@
 #include "../unit.h"
 #include "mf/config.h"
 
-/* The table as documented, written out by hand: a changed default or type
- * fails test_defaults; a key added without a row here fails test_rows_cover_table. */
 typedef struct {
     mf_config_key_t key;
     const char *env;
@@ -25,7 +24,21 @@ typedef struct {
     long long min, max; /* value bounds for INT, length bounds for STR */
 } cfg_row_t;
 
-static const cfg_row_t rows[] = {
+/* Every key, generated from MF_CONFIG_TABLE: the tests that apply to any key
+ * (defaults load, bounds enforced, listed by mf_config_print_doc) walk this,
+ * so a key added to the table is covered without editing this file. */
+#define IS_INT_INT 1
+#define IS_INT_STR 0
+static const cfg_row_t table[] = {
+#define ROW(id, env, type, def, min, max, doc) {MF_CFG_##id, env, IS_INT_##type, def, min, max},
+    MF_CONFIG_TABLE(ROW)
+#undef ROW
+};
+
+/* The documented contract of the established keys (docs/configuration.md),
+ * written out by hand: a changed name, type, default or bound fails
+ * test_documented_rows. */
+static const cfg_row_t documented[] = {
     {MF_CFG_HTTP_HOST, "MF_HTTP_HOST", 0, "127.0.0.1", 1, 255},
     {MF_CFG_HTTP_PORT, "MF_HTTP_PORT", 1, "8080", 1, 65535},
     {MF_CFG_HTTP_THREADS, "MF_HTTP_THREADS", 1, "2", 1, 64},
@@ -47,10 +60,10 @@ static const cfg_row_t rows[] = {
 
 static const cfg_row_t *row_of(const char *env)
 {
-    for (size_t i = 0; i < MF_T_ROWS(rows); i++)
-        if (strcmp(rows[i].env, env) == 0)
-            return &rows[i];
-    print_error("no row for %s\n", env);
+    for (size_t i = 0; i < MF_T_ROWS(table); i++)
+        if (strcmp(table[i].env, env) == 0)
+            return &table[i];
+    print_error("no key %s in MF_CONFIG_TABLE\n", env);
     fail();
     return NULL;
 }
@@ -59,10 +72,10 @@ static const cfg_row_t *row_of(const char *env)
 static int reset_all(void **state)
 {
     char err[256];
-    for (size_t i = 0; i < MF_T_ROWS(rows); i++) {
-        unsetenv(rows[i].env);
-        if (mf_config_set(rows[i].key, rows[i].def, err, sizeof(err)) != 0) {
-            print_error("resetting %s failed: %s\n", rows[i].env, err);
+    for (size_t i = 0; i < MF_T_ROWS(table); i++) {
+        unsetenv(table[i].env);
+        if (mf_config_set(table[i].key, table[i].def, err, sizeof(err)) != 0) {
+            print_error("resetting %s failed: %s\n", table[i].env, err);
             return -1;
         }
     }
@@ -79,18 +92,37 @@ static void check_value(const cfg_row_t *r, const char *want)
         MF_CHECK_STR(label, mf_config_str(r->key), want);
 }
 
-static void test_rows_cover_table(void **state)
+static void test_table_generates_keys_in_order(void **state)
 {
-    MF_CHECK_INT("keys in MF_CONFIG_TABLE vs rows tested", MF_CFG__COUNT, (int)MF_T_ROWS(rows));
-    for (size_t i = 0; i < MF_T_ROWS(rows); i++)
-        MF_CHECK_INT(rows[i].env, rows[i].key, (int)i);
+    MF_CHECK_INT("rows in MF_CONFIG_TABLE", MF_T_ROWS(table), MF_CFG__COUNT);
+    for (size_t i = 0; i < MF_T_ROWS(table); i++) {
+        MF_CHECK_INT(table[i].env, table[i].key, (int)i);
+        MF_CHECK_INT(table[i].env, strncmp(table[i].env, "MF_", 3), 0);
+        MF_CHECK_INT(table[i].env, table[i].min <= table[i].max, 1);
+        for (size_t j = 0; j < i; j++)
+            MF_CHECK_INT(table[i].env, strcmp(table[i].env, table[j].env) != 0, 1);
+    }
 }
 
-/* Runs first, before any test calls mf_config_set: what a fresh process sees. */
+static void test_documented_rows(void **state)
+{
+    for (size_t i = 0; i < MF_T_ROWS(documented); i++) {
+        const cfg_row_t *d = &documented[i];
+        MF_CHECK_INT(d->env, d->key < MF_CFG__COUNT, 1);
+        const cfg_row_t *t = &table[d->key];
+        MF_CHECK_STR("name of the key", t->env, d->env);
+        MF_CHECK_INT(d->env, t->is_int, d->is_int);
+        MF_CHECK_STR(d->env, t->def, d->def);
+        MF_CHECK_INT(d->env, t->min, d->min);
+        MF_CHECK_INT(d->env, t->max, d->max);
+    }
+}
+
+/* Runs before any test calls mf_config_set: what a fresh process sees. */
 static void test_defaults_before_load(void **state)
 {
-    for (size_t i = 0; i < MF_T_ROWS(rows); i++)
-        check_value(&rows[i], rows[i].def);
+    for (size_t i = 0; i < MF_T_ROWS(table); i++)
+        check_value(&table[i], table[i].def);
 }
 
 static void test_defaults_after_load(void **state)
@@ -99,8 +131,8 @@ static void test_defaults_after_load(void **state)
     int rc = mf_config_load(err, sizeof(err));
     MF_CHECK_STR("mf_config_load with an empty environment: message", err, "");
     MF_CHECK_INT("mf_config_load with an empty environment", rc, 0);
-    for (size_t i = 0; i < MF_T_ROWS(rows); i++)
-        check_value(&rows[i], rows[i].def);
+    for (size_t i = 0; i < MF_T_ROWS(table); i++)
+        check_value(&table[i], table[i].def);
 }
 
 static void test_env_overrides(void **state)
@@ -126,7 +158,6 @@ static void test_env_overrides(void **state)
         {"MF_LOG_LEVEL", "debug"},
         {"MF_SHUTDOWN_TIMEOUT", "30"},
     };
-    MF_CHECK_INT("every key overridden once", MF_T_ROWS(set), MF_CFG__COUNT);
     for (size_t i = 0; i < MF_T_ROWS(set); i++)
         setenv(set[i].env, set[i].value, 1);
     char err[256] = "";
@@ -254,7 +285,8 @@ static void test_long_values_in_messages_are_cut(void **state)
     free(junk);
     MF_CHECK_INT("500-digit port", rc, MF_EINVALID_REQUEST);
     MF_CHECK_STR("500-digit port", err,
-                 "MF_HTTP_PORT must be an integer between 1 and 65535 (got \"9999999999999999999999999999999999999999\")");
+                 "MF_HTTP_PORT must be an integer between 1 and 65535 "
+                 "(got \"9999999999999999999999999999999999999999\")");
     /* a tiny buffer is filled, not overrun */
     char tiny[8];
     memset(tiny, 'x', sizeof(tiny));
@@ -290,7 +322,8 @@ static void test_bounds_accepted(void **state)
         {"MF_SHUTDOWN_TIMEOUT", "0"},    {"MF_SHUTDOWN_TIMEOUT", "600"},  {"MF_LOG_LEVEL", "debug"},
         {"MF_LOG_LEVEL", "info"},        {"MF_LOG_LEVEL", "warn"},        {"MF_LOG_LEVEL", "error"},
         {"MF_KEY_ENV", "a"},             {"MF_KEY_ENV", "0"},             {"MF_KEY_ENV", "abcdefghijklmnop"},
-        {"MF_KEY_ENV", "staging2"},      {"MF_HTTP_HOST", "::1"},         {"MF_CORS_ORIGIN", "https://caf\xc3\xa9.example"},
+        {"MF_KEY_ENV", "staging2"},      {"MF_HTTP_HOST", "::1"},
+        {"MF_CORS_ORIGIN", "https://caf\xc3\xa9.example"},
     };
     for (size_t i = 0; i < MF_T_ROWS(ok); i++) {
         char err[256] = "", label[128];
@@ -308,8 +341,8 @@ static void test_bounds_accepted(void **state)
 /* The longest string each STR key takes, and one byte more. */
 static void test_string_length_bounds(void **state)
 {
-    for (size_t i = 0; i < MF_T_ROWS(rows); i++) {
-        const cfg_row_t *r = &rows[i];
+    for (size_t i = 0; i < MF_T_ROWS(table); i++) {
+        const cfg_row_t *r = &table[i];
         if (r->is_int || r->key == MF_CFG_LOG_LEVEL)
             continue;
         char err[256] = "", label[96];
@@ -323,6 +356,47 @@ static void test_string_length_bounds(void **state)
         free(over);
         MF_CHECK_INT(label, rc, MF_EINVALID_REQUEST);
         MF_CHECK_CONTAINS(label, err, r->env);
+        if (r->min > 0) {
+            char *under = mf_t_repeat('a', (size_t)r->min - 1);
+            snprintf(label, sizeof(label), "%s of %lld bytes", r->env, r->min - 1);
+            rc = mf_config_set(r->key, under, err, sizeof(err));
+            free(under);
+            MF_CHECK_INT(label, rc, MF_EINVALID_REQUEST);
+            MF_CHECK_CONTAINS(label, err, r->env);
+        }
+        assert_int_equal(reset_all(NULL), 0);
+    }
+}
+
+/* Every INT key takes its bounds and refuses one past each, with the key and the value in the message. */
+static void test_int_bounds_of_every_key(void **state)
+{
+    for (size_t i = 0; i < MF_T_ROWS(table); i++) {
+        const cfg_row_t *r = &table[i];
+        if (!r->is_int)
+            continue;
+        const long long ok[] = {r->min, r->max}, bad[] = {r->min - 1, r->max + 1};
+        for (int k = 0; k < 2; k++) {
+            char value[32], err[256] = "", label[96], want[256];
+            snprintf(value, sizeof(value), "%lld", ok[k]);
+            snprintf(label, sizeof(label), "%s=%s", r->env, value);
+            setenv(r->env, value, 1);
+            int rc = mf_config_load(err, sizeof(err));
+            MF_CHECK_STR(label, err, "");
+            MF_CHECK_INT(label, rc, 0);
+            MF_CHECK_INT(label, mf_config_int(r->key), ok[k]);
+
+            snprintf(value, sizeof(value), "%lld", bad[k]);
+            snprintf(label, sizeof(label), "%s=%s", r->env, value);
+            setenv(r->env, value, 1);
+            rc = mf_config_load(err, sizeof(err));
+            MF_CHECK_INT(label, rc, MF_EINVALID_REQUEST);
+            snprintf(want, sizeof(want), "%s must be an integer between %lld and %lld (got \"%s\")", r->env, r->min,
+                     r->max, value);
+            MF_CHECK_STR(label, err, want);
+            MF_CHECK_INT(label, mf_config_int(r->key), ok[k]); /* unchanged */
+            unsetenv(r->env);
+        }
         assert_int_equal(reset_all(NULL), 0);
     }
 }
@@ -372,8 +446,8 @@ static void test_print_doc_lists_every_key(void **state)
     mf_config_print_doc(f);
     fclose(f);
     MF_CHECK_CONTAINS("header", doc, "| variable | type | default | allowed | meaning |\n|---|---|---|---|---|\n");
-    for (size_t i = 0; i < MF_T_ROWS(rows); i++) {
-        const cfg_row_t *r = &rows[i];
+    for (size_t i = 0; i < MF_T_ROWS(table); i++) {
+        const cfg_row_t *r = &table[i];
         char line[300];
         if (r->is_int)
             snprintf(line, sizeof(line), "| `%s` | integer | `%s` | %lld to %lld | ", r->env, r->def, r->min, r->max);
@@ -400,7 +474,8 @@ static void test_print_doc_lists_every_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_cover_table),
+        cmocka_unit_test(test_table_generates_keys_in_order),
+        cmocka_unit_test(test_documented_rows),
         cmocka_unit_test(test_defaults_before_load),
         cmocka_unit_test_setup(test_defaults_after_load, reset_all),
         cmocka_unit_test_setup(test_env_overrides, reset_all),
@@ -411,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup(test_first_bad_key_is_named, reset_all),
         cmocka_unit_test_setup(test_bounds_accepted, reset_all),
         cmocka_unit_test_setup(test_string_length_bounds, reset_all),
+        cmocka_unit_test_setup(test_int_bounds_of_every_key, reset_all),
         cmocka_unit_test_setup(test_set_overrides_and_is_kept, reset_all),
         cmocka_unit_test_setup(test_wrong_type_read_aborts, reset_all),
         cmocka_unit_test(test_print_doc_lists_every_key),

@@ -3,7 +3,7 @@
  * truncated, non-object, duplicate keys, empty), mf_json_only_fields, each
  * getter (required, absent, null, NULLABLE, wrong type, bounds, control
  * characters), the path in every message ("fields[2].type must be a
- * string"), the path builders and mf_json_dump.
+ * string"), mf_json_fail, the path builders and mf_json_dump.
  */
 #include "../unit.h"
 #include "mf/json.h"
@@ -460,6 +460,23 @@ static void test_invalid_utf8_in_built_strings(void **state)
     json_decref(doc);
 }
 
+/* ---------- mf_json_fail ---------- */
+
+static void test_fail(void **state)
+{
+    mf_json_err_t err;
+    MF_CHECK_INT("returns MF_EINVALID_REQUEST", mf_json_fail(&err, "%s[%d] is odd", "fields", 3), MF_EINVALID_REQUEST);
+    MF_CHECK_STR("formats the message", err.msg, "fields[3] is odd");
+    MF_CHECK_INT("plain message", mf_json_fail(&err, "no arguments"), MF_EINVALID_REQUEST);
+    MF_CHECK_STR("plain message", err.msg, "no arguments");
+    /* a long message is cut to the buffer and terminated */
+    char *big = mf_t_repeat('m', 1000);
+    MF_CHECK_INT("long message", mf_json_fail(&err, "%s", big), MF_EINVALID_REQUEST);
+    MF_CHECK_INT("long message cut", strlen(err.msg), sizeof(err.msg) - 1);
+    MF_CHECK_INT("long message content", strspn(err.msg, "m"), sizeof(err.msg) - 1);
+    free(big);
+}
+
 /* ---------- paths ---------- */
 
 static void test_paths(void **state)
@@ -555,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_array_and_object),
         cmocka_unit_test(test_check_text),
         cmocka_unit_test(test_invalid_utf8_in_built_strings),
+        cmocka_unit_test(test_fail),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_long_path_in_message),
         cmocka_unit_test(test_dump),
