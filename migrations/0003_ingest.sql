@@ -189,8 +189,10 @@ BEGIN
                                nominal_end, parent_run_id, error_message, inputs, outputs, facets)
         VALUES (mf_current_tenant(), (r->>'run_id')::uuid, v_job, coalesce(r->>'state', 'OTHER'),
                 coalesce((r->>'event_time')::timestamptz, now()),
-                CASE WHEN r->>'state' IN ('START', 'RUNNING') THEN coalesce((r->>'event_time')::timestamptz, now()) END,
-                CASE WHEN r->>'state' IN ('COMPLETE', 'ABORT', 'FAIL') THEN coalesce((r->>'event_time')::timestamptz, now()) END,
+                coalesce((r->>'started_at')::timestamptz,
+                         CASE WHEN r->>'state' IN ('START', 'RUNNING') THEN coalesce((r->>'event_time')::timestamptz, now()) END),
+                coalesce((r->>'ended_at')::timestamptz,
+                         CASE WHEN r->>'state' IN ('COMPLETE', 'ABORT', 'FAIL') THEN coalesce((r->>'event_time')::timestamptz, now()) END),
                 (r->>'nominal_start')::timestamptz, (r->>'nominal_end')::timestamptz,
                 (r->'parent'->>'run_id')::uuid, r->>'error_message',
                 coalesce(r->'inputs', '[]'), coalesce(r->'outputs', '[]'), coalesce(r->'facets', '{}'))

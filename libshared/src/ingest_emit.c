@@ -114,6 +114,26 @@ static int run_member(json_t *run, json_t *event, json_t *target, mf_json_err_t 
                           "event_time", when, "inputs", "outputs", target, "facets");
     if (msg != NULL)
         json_object_set_new(r, "error_message", json_string(msg));
+    if (started != NULL)
+        json_object_set_new(r, "started_at", json_string(started));
+    if (ended != NULL)
+        json_object_set_new(r, "ended_at", json_string(ended));
+    /* what the run read: the dataset's upstream and the column lineage's sources */
+    json_t *inputs = json_object_get(r, "inputs"), *ds = json_array_get(json_object_get(event, "datasets"), 0);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ds, "upstream"), i, v) json_array_append(inputs, v);
+    json_array_foreach(json_object_get(event, "lineage"), i, v)
+    {
+        json_t *src = json_object_get(v, "source");
+        int seen = 0;
+        size_t k;
+        json_t *w;
+        json_array_foreach(inputs, k, w) seen |= json_equal(w, src);
+        if (!seen)
+            json_array_append(inputs, src);
+        json_object_set(v, "job", job); /* the run's job produced this lineage */
+    }
     json_object_set_new(event, "job", job);
     json_object_set_new(event, "run", r);
     return 0;

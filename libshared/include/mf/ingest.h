@@ -19,7 +19,7 @@
  *               ref = {"namespace","name"}; unknown datasets become placeholders.
  *   "job":      {"namespace","name","description"?,"sql"?,"facets":{...}}
  *   "run":      {"run_id" (uuid text),"state" (START|RUNNING|COMPLETE|ABORT|FAIL|OTHER),
- *                "event_time" (RFC 3339),"nominal_start"?,"nominal_end"?,
+ *                "event_time" (RFC 3339),"started_at"?,"ended_at"?,"nominal_start"?,"nominal_end"?,
  *                "parent": {"run_id","job": ref}?, "error_message"?,
  *                "inputs": [ref], "outputs": [ref], "facets": {...}}
  *   "lifecycle": [{"dataset": ref, "change": "DROP"|"RENAME"|"CREATE"|"ALTER"|"OVERWRITE"|"TRUNCATE",

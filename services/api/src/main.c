@@ -27,6 +27,7 @@ static void register_all(void)
     mf_api_register_glossary();
     mf_api_register_lineage();
     mf_api_register_stats();
+    mf_api_register_jobs();
 }
 
 static int usage(void)
