@@ -60,6 +60,7 @@ NAME_FORMAT="bench_ds_%05d"
 
 BIN="$ROOT/build/bin"
 API_BIN="${MF_BENCH_API_BIN:-$BIN/mf-api}"
+API_COMM="$(basename "$API_BIN" | cut -c1-15)" # the kernel's process name (comm) of it
 RAW_BIN="$BIN/mf-bench-raw"
 LUA="$ROOT/bench/random_name.lua"
 
@@ -124,7 +125,7 @@ cleanup() {
     kill -TERM "$CHILD_PID" 2>/dev/null || true
     wait "$CHILD_PID" 2>/dev/null || true
   fi
-  stop_proc "$API_PID" mf-api
+  stop_proc "$API_PID" "$API_COMM"
   stop_proc "$RAW_PID" mf-bench-raw
   if [ -n "$WORK" ] && [ -d "$WORK/infra" ]; then
     "$ROOT/scripts/stack.sh" infra-down "$WORK/infra" >/dev/null 2>&1 ||
@@ -256,7 +257,7 @@ MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$API_PORT" MF_HTTP_THREADS="$HTTP_THREADS" 
   MF_PG_POOL_SIZE="$POOL" MF_LOG_LEVEL="$LOG_LEVEL" \
   "$API_BIN" serve </dev/null >"$LOGS/mf-api.log" 2>&1 &
 API_PID=$!
-wait_http "$API/readyz" "$API_PID" mf-api 30 || die "mf-api did not become ready (GET /readyz)"
+wait_http "$API/readyz" "$API_PID" "$API_COMM" 30 || die "mf-api did not become ready (GET /readyz)"
 
 # ---------------------------------------------------------------------------
 # Tenant and data
@@ -335,7 +336,7 @@ done
 # ---------------------------------------------------------------------------
 # servers_alive: both servers still run (something outside may stop them).
 servers_alive() {
-  alive "$API_PID" mf-api || die "mf-api (pid $API_PID) exited during the bench (see mf-api.log below)"
+  alive "$API_PID" "$API_COMM" || die "mf-api (pid $API_PID) exited during the bench (see mf-api.log below)"
   alive "$RAW_PID" mf-bench-raw || die "mf-bench-raw (pid $RAW_PID) exited during the bench"
 }
 

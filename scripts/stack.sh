@@ -361,6 +361,8 @@ RUN="$(abspath "${MF_RUN_DIR:-$ROOT/.run}")"
 BIN="${MF_BIN_DIR:-build/bin}"
 case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
 API_PID="$RUN/mf-api.pid"
+INGEST_PID="$RUN/mf-ingest.pid"
+WORKER_PID="$RUN/mf-ingest-work.pid"
 
 # The lock keeps two up/down of the same run dir from interleaving.
 lock_run_dir() {
@@ -373,14 +375,18 @@ api_running() { alive "$(read_pid "$API_PID")" mf-api; }
 
 stack_running() {
   api_running &&
+    alive "$(read_pid "$INGEST_PID")" mf-ingest &&
+    alive "$(read_pid "$WORKER_PID")" mf-ingest &&
     alive "$(read_pid "$RUN/infra/postgres.pid")" postgres &&
     alive "$(read_pid "$RUN/infra/redis.pid")" redis-server
 }
 
 # Stops mf-api, then the infra; keeps the logs.
 stack_stop() {
+  stop_pid "$(read_pid "$WORKER_PID")" mf-ingest TERM 15
+  stop_pid "$(read_pid "$INGEST_PID")" mf-ingest TERM 15
   stop_pid "$(read_pid "$API_PID")" mf-api TERM 15
-  rm -f -- "$API_PID"
+  rm -f -- "$API_PID" "$INGEST_PID" "$WORKER_PID"
   cmd_infra_down "$RUN/infra"
   rm -f -- "$RUN/env" "$RUN/env.tmp"
 }
@@ -394,6 +400,7 @@ print_info() {
     cat <<EOF
 MetaFuse Cloud is running (stop it with: $stop).
   dashboard / API  $MF_API_URL/
+  ingest           $MF_INGEST_URL/api/v1/emit, /api/v1/lineage
   demo tenant      $MF_DEMO_TENANT
   demo API key     $MF_DEMO_API_KEY   (tenant admin)
   platform key     $MF_PLATFORM_ADMIN_KEY
@@ -486,7 +493,30 @@ cmd_up() {
   # setsid ran mf-api in place (no fork): the pid must be mf-api's.
   alive "$pid" mf-api || die "pid $pid is not mf-api; cannot track it"
 
-  local api_url="http://127.0.0.1:$port" seed tenant demo_key
+  # mf-ingest: the HTTP intake and one worker.
+  local ingest="$BIN/mf-ingest" ingest_port ingest_log="$RUN/logs/mf-ingest.log"
+  [ -x "$ingest" ] || die "$ingest not found: build it first (make)"
+  ingest_port="${MF_INGEST_PORT:-$(free_port)}"
+  MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$ingest_port" \
+    setsid "$ingest" serve </dev/null >>"$ingest_log" 2>&1 9>&- &
+  echo "$!" >"$INGEST_PID"
+  setsid "$ingest" work </dev/null >>"$RUN/logs/mf-ingest-work.log" 2>&1 9>&- &
+  echo "$!" >"$WORKER_PID"
+  ready=0
+  for ((i = 0; i < 300; i++)); do
+    alive "$(read_pid "$INGEST_PID")" mf-ingest || break
+    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$ingest_port/readyz" 2>/dev/null; then
+      ready=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [ "$ready" -ne 1 ]; then
+    log_tail "$ingest_log"
+    die "mf-ingest did not become ready (GET /readyz) on port $ingest_port"
+  fi
+
+  local api_url="http://127.0.0.1:$port" ingest_url="http://127.0.0.1:$ingest_port" seed tenant demo_key
   say "seeding the demo tenant"
   seed="$(MF_API_URL="$api_url" MF_PLATFORM_ADMIN_KEY="$platform_key" \
     "$PY" "$ROOT/scripts/seed_demo.py" 2>"$RUN/logs/seed.log")" ||
@@ -499,7 +529,7 @@ cmd_up() {
   {
     echo "# Written by scripts/stack.sh up; load with: . .run/env"
     env_line MF_API_URL "$api_url"
-    env_line MF_INGEST_URL "$api_url"
+    env_line MF_INGEST_URL "$ingest_url"
     env_line MF_DEMO_TENANT "$tenant"
     env_line MF_DEMO_API_KEY "$demo_key"
     env_line MF_PLATFORM_ADMIN_KEY "$platform_key"
@@ -515,7 +545,7 @@ cmd_up() {
 
 cmd_down() {
   lock_run_dir
-  if [ ! -f "$API_PID" ] && [ ! -d "$RUN/infra" ]; then
+  if [ ! -f "$API_PID" ] && [ ! -f "$INGEST_PID" ] && [ ! -d "$RUN/infra" ]; then
     say "nothing running ($RUN)"
     return 0
   fi
@@ -543,9 +573,11 @@ cmd_run() {
 
 cmd_status() {
   local name file comm pid state any=0
-  for name in mf-api postgres redis; do
+  for name in mf-api mf-ingest mf-ingest-work postgres redis; do
     case "$name" in
       mf-api) file="$API_PID" comm=mf-api ;;
+      mf-ingest) file="$INGEST_PID" comm=mf-ingest ;;
+      mf-ingest-work) file="$WORKER_PID" comm=mf-ingest ;;
       postgres) file="$RUN/infra/postgres.pid" comm=postgres ;;
       redis) file="$RUN/infra/redis.pid" comm=redis-server ;;
     esac
