@@ -694,6 +694,7 @@ static void usage(FILE *out)
                  "  -d, --pg-url URL    libpq connection string (MF_BENCH_PG_URL); without it /datasets is 503\n"
                  "  -s, --sql SQL       query, $1 = dataset name (MF_BENCH_SQL, default: %s)\n"
                  "  -T, --tenant VALUE  optional $2 of the query (MF_BENCH_TENANT)\n"
+                 "  -V, --version       print the h2o and libpq versions\n"
                  "routes: GET /hello, GET /datasets/{name} (PQsendQueryParams),\n"
                  "        GET /prepared/datasets/{name} (prepared once per connection)\n",
             BENCH_DEFAULT_SQL);
@@ -723,7 +724,8 @@ int main(int argc, char **argv)
                                              {"threads", required_argument, NULL, 't'}, {"pool", required_argument, NULL, 'c'},
                                              {"queue", required_argument, NULL, 'q'},   {"pg-url", required_argument, NULL, 'd'},
                                              {"sql", required_argument, NULL, 's'},     {"tenant", required_argument, NULL, 'T'},
-                                             {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+                                             {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     const char *port = env_or("MF_BENCH_PORT", "8090"), *threads = env_or("MF_BENCH_THREADS", "2"),
                *pool = env_or("MF_BENCH_POOL", "8"), *queue = env_or("MF_BENCH_QUEUE", "256");
     size_t v;
@@ -733,7 +735,7 @@ int main(int argc, char **argv)
     bench_conf.pg_url = env_or("MF_BENCH_PG_URL", NULL);
     bench_conf.sql = env_or("MF_BENCH_SQL", BENCH_DEFAULT_SQL);
     bench_conf.tenant = env_or("MF_BENCH_TENANT", NULL);
-    while ((ch = getopt_long(argc, argv, "H:p:t:c:q:d:s:T:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "H:p:t:c:q:d:s:T:hV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'H':
             bench_conf.host = optarg;
@@ -761,6 +763,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("mf-bench-raw h2o %s libpq %d\n", H2O_VERSION, PQlibVersion());
             return 0;
         default:
             usage(stderr);

@@ -208,6 +208,10 @@ def main():
     print("MetaFuse bench: %s, nproc %s, wrk -t%s -c%s, %s s per run x %s round(s) after %s s warm-up" % (
         results["timestamp"], results["nproc"], cfg.get("wrk_threads"), cfg.get("connections"),
         cfg.get("duration_s"), cfg.get("rounds"), cfg.get("warmup_s")))
+    if cfg.get("loadavg_1m_before") is not None:
+        print("load average (1 min) before / after measuring: %s / %s on %s cores%s" % (
+            cfg["loadavg_1m_before"], cfg.get("loadavg_1m_after"), results["nproc"],
+            "  (busy machine: noisy figures)" if cfg["loadavg_1m_before"] > (results["nproc"] or 1) else ""))
     load = meta.get("load")
     if load:
         print("load: %s datasets via POST /api/v1/datasets in %.1f s = %s datasets/s (%s client threads)" % (

@@ -132,7 +132,7 @@ cleanup() {
       warn "infra-down failed; check for postgres/redis-server processes using $WORK/infra"
   fi
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-    if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 130 ] && [ "$rc" -ne 143 ]; then
       for f in "$WORK"/logs/*.log; do
         [ -e "$f" ] && log_tail "$f"
       done
@@ -214,7 +214,8 @@ fi
 say "building mf-bench-raw"
 mkdir -p "$BIN"
 # shellcheck disable=SC2046 # pkg-config output is a list of words
-"${CC:-cc}" -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+"${CC:-cc}" -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+  -Wundef -fno-common -fstack-protector-strong \
   -D_GNU_SOURCE -DH2O_USE_LIBUV=0 $(pkg-config --cflags libh2o-evloop libpq openssl) \
   -o "$RAW_BIN" "$ROOT/bench/raw_server.c" \
   $(pkg-config --libs libh2o-evloop libpq openssl) -lpthread
@@ -358,6 +359,10 @@ measure() {
     "$(awk '/^Requests\/sec:/ { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")")"
 }
 
+LOADAVG_START="$(cut -d' ' -f1 /proc/loadavg)"
+if awk -v l="$LOADAVG_START" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+  warn "the machine is busy before measuring (load average $LOADAVG_START on $(nproc) cores): expect noisy figures"
+fi
 say "measuring: ${ROUNDS} round(s) of 5 runs, ${WARMUP} s warm-up + ${DURATION} s each, wrk -t$WRK_THREADS -c$CONNECTIONS"
 for ((round = 1; round <= ROUNDS; round++)); do
   measure raw_hello "$round" "$RAW/hello"
@@ -367,22 +372,23 @@ for ((round = 1; round <= ROUNDS; round++)); do
   measure mf_get_dataset "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
 done
 servers_alive
+LOADAVG_END="$(cut -d' ' -f1 /proc/loadavg)"
 
 # ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
 PG_VERSION="$("${PSQL[@]}" "$MF_PG_SUPER_URL" -c 'SHOW server_version' 2>/dev/null || true)"
 GIT_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)"
+API_BIN_NAME="$(basename "$API_BIN")"
+RAW_VERSION="$("$RAW_BIN" --version 2>/dev/null || true)"
 export DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY LOG_LEVEL \
-  HTTP_THREADS NAME_FORMAT RAW_SQL RAW_PLAN PG_VERSION GIT_COMMIT PLAN_RPS_LIFTED
+  HTTP_THREADS NAME_FORMAT RAW_SQL RAW_PLAN PG_VERSION GIT_COMMIT PLAN_RPS_LIFTED API_BIN_NAME \
+  LOADAVG_START LOADAVG_END RAW_VERSION
 "$PY" - "$WORK/load.json" >"$WORK/meta.json" <<'EOF'
-import json, os, subprocess, sys
+import json, os, sys
 e = os.environ
-def h2o_version():
-    try:
-        return subprocess.run(["pkg-config", "--modversion", "libh2o-evloop"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return None
+v = e.get("RAW_VERSION", "").split()  # mf-bench-raw h2o 2.2.5 libpq 150020
+versions = dict(zip(v[1::2], v[2::2]))
 with open(sys.argv[1]) as f:
     load = json.load(f)
 json.dump({
@@ -394,7 +400,10 @@ json.dump({
         "mf_log_level": e["LOG_LEVEL"], "datasets": int(e["DATASETS"]), "name_format": e["NAME_FORMAT"],
         "raw_sql": e["RAW_SQL"], "raw_plan": e.get("RAW_PLAN"),
         "enterprise_max_rps_lifted": e.get("PLAN_RPS_LIFTED") == "1",
-        "h2o_version": h2o_version(), "postgres_version": e.get("PG_VERSION") or None,
+        "mf_api_binary": e.get("API_BIN_NAME"),
+        "loadavg_1m_before": float(e["LOADAVG_START"]), "loadavg_1m_after": float(e["LOADAVG_END"]),
+        "h2o_version": versions.get("h2o"), "libpq_version": versions.get("libpq"),
+        "postgres_version": e.get("PG_VERSION") or None,
     },
     "load": {"what": "POST /api/v1/datasets, python3 client threads over keep-alive", **load},
 }, sys.stdout, indent=2)

@@ -104,6 +104,9 @@ CREATE TABLE datasets (
     size_bytes     bigint,
     partition_keys text[] NOT NULL DEFAULT '{}',
     placeholder    boolean NOT NULL DEFAULT false,
+    lifecycle      text NOT NULL DEFAULT 'active' CHECK (lifecycle IN ('active', 'dropped')),
+    facets         jsonb NOT NULL DEFAULT '{}',   -- raw facets as pipelines reported them
+    doc            jsonb,                         -- the API document, kept current by every writer
     version        integer NOT NULL DEFAULT 1,
     schema_version integer NOT NULL DEFAULT 0,
     created_at     timestamptz NOT NULL DEFAULT now(),
@@ -227,6 +230,13 @@ BEGIN
     IF TG_TABLE_NAME = 'api_keys' THEN
         old_j := old_j - 'secret_hash';
         new_j := new_j - 'secret_hash';
+    ELSIF TG_TABLE_NAME = 'datasets' THEN
+        -- the stored document is derived data: not audited, and refreshing it is no change
+        old_j := old_j - 'doc';
+        new_j := new_j - 'doc';
+        IF TG_OP = 'UPDATE' AND old_j = new_j THEN
+            RETURN NULL;
+        END IF;
     END IF;
     INSERT INTO audit_log (tenant_id, actor, action, target, request_id, client_addr, before, after)
     VALUES ((row_j->>'tenant_id')::uuid,

@@ -96,17 +96,11 @@ LANGUAGE sql STABLE AS $$
     FROM fields f WHERE f.dataset_id = p_dataset
 $$;
 
+-- A list item: the stored document without its long members.
 CREATE FUNCTION mf_dataset_summary(d datasets) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
-        'id', d.id, 'namespace', d.namespace, 'name', d.name, 'path', d.path, 'format', d.format,
-        'description', d.description,
-        'domain', (SELECT name FROM domains WHERE id = d.domain_id),
-        'owner', (SELECT name FROM owners WHERE id = d.owner_id),
-        'tags', to_jsonb(d.tags),
-        'field_count', (SELECT count(*) FROM fields f WHERE f.dataset_id = d.id),
-        'placeholder', d.placeholder, 'version', d.version,
-        'created_at', mf_ts(d.created_at), 'updated_at', mf_ts(d.updated_at))
+    SELECT (d.doc - 'fields' - 'upstream' - 'downstream' - 'operational' - 'schema_version' - 'facets')
+           || jsonb_build_object('field_count', jsonb_array_length(d.doc->'fields'))
 $$;
 
 CREATE FUNCTION mf_dataset_doc(d datasets) RETURNS jsonb
@@ -124,8 +118,31 @@ LANGUAGE sql STABLE AS $$
                        FROM lineage_edges e JOIN datasets t ON t.id = e.target_id WHERE e.source_id = d.id),
         'operational', jsonb_build_object('row_count', d.row_count, 'size_bytes', d.size_bytes,
                                           'partition_keys', to_jsonb(d.partition_keys)),
-        'placeholder', d.placeholder, 'version', d.version, 'schema_version', d.schema_version,
+        'placeholder', d.placeholder, 'lifecycle', d.lifecycle, 'facets', d.facets,
+        'version', d.version, 'schema_version', d.schema_version,
         'created_at', mf_ts(d.created_at), 'updated_at', mf_ts(d.updated_at))
+$$;
+
+-- Recompute the stored documents of these datasets (after any change that shows in them:
+-- the dataset itself, its fields, tags, domain or owner, or an edge to or from it).
+CREATE FUNCTION mf_refresh_docs(p_ids uuid[]) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE datasets d SET doc = mf_dataset_doc(d) WHERE d.id = ANY (p_ids)
+$$;
+
+-- Lock datasets in id order before changing what their documents show, so that
+-- concurrent writers serialise on them (and each refresh sees the other's edges).
+CREATE FUNCTION mf_lock_datasets(p_ids uuid[]) RETURNS void
+LANGUAGE sql AS $$
+    SELECT NULL::void FROM (SELECT id FROM datasets WHERE id = ANY (p_ids) ORDER BY id FOR UPDATE) x
+$$;
+
+-- The datasets whose documents list d (its upstream and downstream neighbours).
+CREATE FUNCTION mf_neighbours(p_id uuid) RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(DISTINCT n), '{}') FROM (
+        SELECT source_id AS n FROM lineage_edges WHERE target_id = p_id
+        UNION ALL SELECT target_id FROM lineage_edges WHERE source_id = p_id) x
 $$;
 
 -- ---------- schema diff ----------
@@ -197,7 +214,9 @@ BEGIN
     INSERT INTO datasets (tenant_id, namespace, name, placeholder)
     VALUES (mf_current_tenant(), p_ns, p_name, true)
     ON CONFLICT (tenant_id, namespace, name) DO NOTHING RETURNING id INTO v_id;
-    IF v_id IS NULL THEN
+    IF v_id IS NOT NULL THEN
+        PERFORM mf_refresh_docs(ARRAY[v_id]);
+    ELSE
         SELECT id INTO v_id FROM datasets WHERE tenant_id = mf_current_tenant() AND namespace = p_ns AND name = p_name;
     END IF;
     RETURN v_id;
@@ -252,10 +271,10 @@ DECLARE
     v_owner uuid;
     v_keep boolean := p_mode = 'merge';
     up jsonb;
-    v_src uuid;
     v_fields jsonb;          -- the new field list, when fields change
     v_prev jsonb;            -- the latest schema version's fields
     v_new_version boolean := false;
+    v_touched uuid[] := '{}';  -- datasets whose documents show this change
 BEGIN
     IF v_tenant IS NULL THEN
         PERFORM mf_raise('403', 'no tenant context');
@@ -342,28 +361,38 @@ BEGIN
     END IF;
 
     IF cs ? 'upstream' OR NOT v_keep THEN
-        IF NOT v_keep THEN
-            DELETE FROM lineage_edges WHERE target_id = d.id;
-        END IF;
+        v_touched := v_touched || mf_neighbours(d.id);
         FOR up IN SELECT * FROM jsonb_array_elements(coalesce(cs->'upstream', '[]')) LOOP
             IF up->>'namespace' = v_ns AND up->>'name' = v_name THEN
                 PERFORM mf_raise('400', 'upstream must not contain the dataset itself');
             END IF;
-            v_src := mf_ensure_dataset(up->>'namespace', up->>'name');
-            INSERT INTO lineage_edges (tenant_id, source_id, target_id) VALUES (v_tenant, v_src, d.id)
-            ON CONFLICT (source_id, target_id) DO NOTHING;
+            v_touched := v_touched || mf_ensure_dataset(up->>'namespace', up->>'name');
         END LOOP;
+        PERFORM mf_lock_datasets(v_touched);
+        IF NOT v_keep THEN
+            DELETE FROM lineage_edges WHERE target_id = d.id;
+        END IF;
+        INSERT INTO lineage_edges (tenant_id, source_id, target_id)
+        SELECT v_tenant, s.id, d.id
+        FROM jsonb_array_elements(coalesce(cs->'upstream', '[]')) ref
+        JOIN datasets s ON s.tenant_id = v_tenant AND s.namespace = ref->>'namespace' AND s.name = ref->>'name'
+        ON CONFLICT (source_id, target_id) DO NOTHING;
     END IF;
-    RETURN mf_dataset_doc(d);
+    PERFORM mf_refresh_docs(v_touched || d.id);
+    RETURN (SELECT doc FROM datasets WHERE id = d.id);
 END
 $$;
 
 CREATE FUNCTION mf_delete_dataset(p_ns text, p_name text, p_if_match integer) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE d datasets := mf_dataset_for_update(p_ns, p_name);
+DECLARE
+    d datasets := mf_dataset_for_update(p_ns, p_name);
+    v_neighbours uuid[] := mf_neighbours(d.id);
 BEGIN
     PERFORM mf_check_if_match(d, p_if_match);
+    PERFORM mf_lock_datasets(v_neighbours);
     DELETE FROM datasets WHERE id = d.id;
+    PERFORM mf_refresh_docs(v_neighbours);
 END
 $$;
 
@@ -393,7 +422,8 @@ BEGIN
         WHERE dataset_id = d.id AND name = p_field;
     END IF;
     UPDATE datasets SET version = version + 1, updated_at = now() WHERE id = d.id RETURNING * INTO d;
-    RETURN mf_dataset_doc(d);
+    PERFORM mf_refresh_docs(ARRAY[d.id]);
+    RETURN (SELECT doc FROM datasets WHERE id = d.id);
 END
 $$;
 
@@ -427,6 +457,7 @@ BEGIN
     END IF;
     v_src := mf_ensure_dataset(src->>'namespace', src->>'name');
     v_tgt := mf_ensure_dataset(tgt->>'namespace', tgt->>'name');
+    PERFORM mf_lock_datasets(ARRAY[v_src, v_tgt]);
     INSERT INTO lineage_edges (tenant_id, source_id, target_id) VALUES (mf_current_tenant(), v_src, v_tgt)
     ON CONFLICT (source_id, target_id) DO NOTHING RETURNING * INTO e;
     created := FOUND;
@@ -441,7 +472,61 @@ BEGIN
         DO UPDATE SET transformation = EXCLUDED.transformation, expression = EXCLUDED.expression;
     END LOOP;
     UPDATE datasets SET version = version + 1, updated_at = now() WHERE id IN (v_src, v_tgt);
+    PERFORM mf_refresh_docs(ARRAY[v_src, v_tgt]);
     doc := mf_edge_doc(e);
+END
+$$;
+
+-- Remove an edge; both ends change (their documents list each other). False when absent.
+CREATE FUNCTION mf_delete_edge(p_id uuid) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE e lineage_edges;
+BEGIN
+    SELECT * INTO e FROM lineage_edges WHERE tenant_id = mf_current_tenant() AND id = p_id;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM mf_lock_datasets(ARRAY[e.source_id, e.target_id]);
+    DELETE FROM lineage_edges WHERE id = p_id RETURNING * INTO e;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE datasets SET version = version + 1, updated_at = now() WHERE id IN (e.source_id, e.target_id);
+    PERFORM mf_refresh_docs(ARRAY[e.source_id, e.target_id]);
+    RETURN true;
+END
+$$;
+
+-- Remove a domain or an owner; the datasets that named it keep none (and their documents say so).
+CREATE FUNCTION mf_delete_domain(p_name text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE v_id uuid;
+        v_ids uuid[];
+BEGIN
+    SELECT id INTO v_id FROM domains WHERE tenant_id = mf_current_tenant() AND name = p_name;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT coalesce(array_agg(id), '{}') INTO v_ids FROM datasets WHERE domain_id = v_id;
+    DELETE FROM domains WHERE id = v_id;
+    PERFORM mf_refresh_docs(v_ids);
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION mf_delete_owner(p_name text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE v_id uuid;
+        v_ids uuid[];
+BEGIN
+    SELECT id INTO v_id FROM owners WHERE tenant_id = mf_current_tenant() AND name = p_name;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT coalesce(array_agg(id), '{}') INTO v_ids FROM datasets WHERE owner_id = v_id;
+    DELETE FROM owners WHERE id = v_id;
+    PERFORM mf_refresh_docs(v_ids);
+    RETURN true;
 END
 $$;
 

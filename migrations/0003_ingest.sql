@@ -3,9 +3,6 @@
 -- events (breaking schema changes for notifications), and mf_apply_events,
 -- the worker's entry into the one write path.
 
-ALTER TABLE datasets ADD COLUMN facets jsonb NOT NULL DEFAULT '{}';
-ALTER TABLE datasets ADD COLUMN lifecycle text NOT NULL DEFAULT 'active' CHECK (lifecycle IN ('active', 'dropped'));
-
 CREATE TABLE jobs (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     tenant_id   uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -168,6 +165,7 @@ BEGIN
         IF cs ? 'facets' THEN
             UPDATE datasets SET facets = facets || (cs->'facets')
             WHERE id = (doc->>'id')::uuid;
+            PERFORM mf_refresh_docs(ARRAY[(doc->>'id')::uuid]);
         END IF;
         changed := changed || jsonb_build_object('namespace', doc->'namespace', 'name', doc->'name',
                                                  'version', doc->'version', 'schema_version', doc->'schema_version');
@@ -211,6 +209,8 @@ BEGIN
     END IF;
 
     FOR lc IN SELECT * FROM jsonb_array_elements(coalesce(ev->'lifecycle', '[]')) LOOP
+        SELECT id INTO v_ds FROM datasets WHERE tenant_id = mf_current_tenant()
+          AND namespace = lc->'dataset'->>'namespace' AND name = lc->'dataset'->>'name';
         IF lc->>'change' = 'DROP' THEN
             UPDATE datasets SET lifecycle = 'dropped', version = version + 1, updated_at = now()
             WHERE tenant_id = mf_current_tenant() AND namespace = lc->'dataset'->>'namespace'
@@ -229,6 +229,9 @@ BEGIN
                 WHERE tenant_id = mf_current_tenant() AND namespace = lc->'dataset'->>'namespace'
                   AND name = lc->'dataset'->>'name';
             END IF;
+        END IF;
+        IF v_ds IS NOT NULL THEN
+            PERFORM mf_refresh_docs(v_ds || mf_neighbours(v_ds));
         END IF;
     END LOOP;
 

@@ -73,8 +73,14 @@ int mf_auth_key_parse(const char *s, size_t len, char prefix[MF_KEY_PREFIX_LEN +
     return 0;
 }
 
+/* Bumped by mf_auth_cache_invalidate_all; entries older than it are ignored. */
+static unsigned long long revocation_epoch;
+
+void mf_auth_cache_invalidate_all(void) { __atomic_fetch_add(&revocation_epoch, 1, __ATOMIC_RELEASE); }
+
 typedef struct {
     char hash[65];
+    unsigned long long epoch;
     uint64_t expires_ms;
     mf_identity_t id;
 } mf_auth_slot_t;
@@ -112,7 +118,8 @@ static mf_auth_slot_t *slot_of(mf_auth_cache_t *c, const char hash[65])
 int mf_auth_cache_get(mf_auth_cache_t *cache, const char hash[65], uint64_t now_ms, mf_identity_t *out)
 {
     mf_auth_slot_t *s = slot_of(cache, hash);
-    if (s->expires_ms <= now_ms || !mf_ct_equal(s->hash, hash, 64))
+    if (s->expires_ms <= now_ms || s->epoch != __atomic_load_n(&revocation_epoch, __ATOMIC_ACQUIRE) ||
+        !mf_ct_equal(s->hash, hash, 64))
         return 0;
     *out = s->id;
     return 1;
@@ -122,6 +129,7 @@ void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_ide
 {
     mf_auth_slot_t *s = slot_of(cache, hash);
     memcpy(s->hash, hash, 65);
+    s->epoch = __atomic_load_n(&revocation_epoch, __ATOMIC_ACQUIRE);
     s->id = *id;
     s->expires_ms = expires_ms;
 }

@@ -503,6 +503,7 @@ void mf_http_forget_key(const char *key_id)
 {
     if (current_thread != NULL)
         mf_auth_cache_forget_key(current_thread->keys, key_id);
+    mf_auth_cache_invalidate_all(); /* the other loop threads of this process, at once */
 }
 
 /* ---------- database glue ---------- */

@@ -3,12 +3,16 @@
  * commands, each step started from the previous reply (all pipelined on the
  * thread's one connection with every other request's commands):
  *
- *   [GET idem key -> a stored answer is replayed]
+ *   [SET idem key <answer> NX -> taken: GET it and replay the stored answer]
  *   INCRBY monthly quota counter   (over the plan: DECRBY back, 403)
  *   XLEN stream                    (over MF_INGEST_QUEUE_MAX: DECRBY back, 503)
  *   XADD ... (MULTI/EXEC for a batch, so it is queued whole or not at all)
- *   SET idem key, SET status keys  (not waited for)
+ *   SET status keys                (not waited for)
  *   202
+ *
+ * The answer is stored under the Idempotency-Key before anything is queued,
+ * so concurrent retries with one key all get the first post's event ids and
+ * queue nothing. Every refusal after that point deletes the key again.
  *
  * The chain goes on when the client leaves mid-way, so what a retried post
  * with the same Idempotency-Key finds is always what was really queued.
@@ -59,10 +63,20 @@ static void send_and_forget(int argc, const char **argv)
         MF_LOG_WARN_(NULL, "redis unreachable for %s", argv[0]);
 }
 
+static void undo_idempotency(enqueue_t *q)
+{
+    if (q->idem_key[0] != '\0') {
+        const char *argv[] = {"DEL", q->idem_key};
+        send_and_forget(2, argv);
+    }
+}
+
+/* Undo what the chain did before a refusal: the quota count and the stored answer. */
 static void undo_quota(enqueue_t *q)
 {
     const char *argv[] = {"DECRBY", q->quota_key, q->count};
     send_and_forget(3, argv);
+    undo_idempotency(q);
 }
 
 static int is_error(redisReply *reply) { return reply->type == REDIS_REPLY_ERROR; }
@@ -76,12 +90,6 @@ static void fail_with_redis_error(mf_req_t *r, redisReply *reply)
 static void finish(mf_req_t *r)
 {
     enqueue_t *q = mf_req_data(r);
-    if (q->idem_key[0] != '\0') {
-        char ttl[16];
-        snprintf(ttl, sizeof(ttl), "%d", MF_INGEST_IDEMPOTENCY_TTL);
-        const char *argv[] = {"SET", q->idem_key, q->answer, "NX", "EX", ttl};
-        send_and_forget(6, argv);
-    }
     char ttl[16];
     snprintf(ttl, sizeof(ttl), "%d", MF_INGEST_STATUS_TTL);
     for (size_t i = 0; i < q->n; i++) {
@@ -160,6 +168,7 @@ static void on_quota(mf_req_t *r, redisReply *reply)
 {
     enqueue_t *q = mf_req_data(r);
     if (is_error(reply) || reply->type != REDIS_REPLY_INTEGER) {
+        undo_idempotency(q);
         fail_with_redis_error(r, reply);
         return;
     }
@@ -186,15 +195,29 @@ static void count_quota(mf_req_t *r)
         return;
 }
 
-static void on_idempotency(mf_req_t *r, redisReply *reply)
+static void on_stored_answer(mf_req_t *r, redisReply *reply)
 {
     if (reply->type == REDIS_REPLY_STRING) {
         mf_req_add_header(r, "idempotent-replayed", "true");
         mf_respond_json(r, 202, reply->str, reply->len);
         return;
     }
+    /* it expired between SET and GET: rare enough to ask for a retry */
+    mf_respond_error(r, MF_EUNAVAILABLE, "the Idempotency-Key is being released; retry shortly");
+}
+
+static void on_idempotency(mf_req_t *r, redisReply *reply)
+{
+    enqueue_t *q = mf_req_data(r);
     if (is_error(reply)) {
         fail_with_redis_error(r, reply);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_NIL) {
+        /* another post with this key came first: answer as it did */
+        const char *argv[] = {"GET", q->idem_key};
+        if (mf_req_redis_or_respond(r, 2, argv, NULL, on_stored_answer) != 0)
+            return;
         return;
     }
     count_quota(r);
@@ -250,8 +273,10 @@ void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single)
     json_decref(answer);
 
     if (q->idem_key[0] != '\0') {
-        const char *argv[] = {"GET", q->idem_key};
-        if (mf_req_redis_or_respond(r, 2, argv, NULL, on_idempotency) != 0)
+        char ttl[16];
+        snprintf(ttl, sizeof(ttl), "%d", MF_INGEST_IDEMPOTENCY_TTL);
+        const char *argv[] = {"SET", q->idem_key, q->answer, "NX", "EX", ttl};
+        if (mf_req_redis_or_respond(r, 6, argv, NULL, on_idempotency) != 0)
             return;
         return;
     }

@@ -46,15 +46,15 @@
 #include "mf/ingest.h"
 #include "mf/util.h"
 
-#define OL_PATH 640            /* a location in the document, for messages */
+#define OL_PATH 640                     /* a location in the document, for messages */
 #define OL_MAX_DATASETS MF_UPSTREAM_MAX /* inputs, and outputs, per event */
-#define OL_MAX_DEPTH 16        /* nesting of schema fields */
-#define OL_MAX_EDGES 10000     /* lineage entries per event */
-#define OL_MAX_COLUMNS 100000  /* column pairs per event */
-#define OL_MAX_TRANSFORMS 16   /* transformations per input field */
-#define OL_MAX_LIST 10000      /* owners, assertions, column metrics */
-#define OL_PATH_MAX 4096       /* dataSource.uri, as the catalog's path */
-#define OL_FORMAT_MAX 128      /* storage.fileFormat, as the catalog's format */
+#define OL_MAX_DEPTH 16                 /* nesting of schema fields */
+#define OL_MAX_EDGES 10000              /* lineage entries per event */
+#define OL_MAX_COLUMNS 100000           /* column pairs per event */
+#define OL_MAX_TRANSFORMS 16            /* transformations per input field */
+#define OL_MAX_LIST 10000               /* owners, assertions, column metrics */
+#define OL_PATH_MAX 4096                /* dataSource.uri, as the catalog's path */
+#define OL_FORMAT_MAX 128               /* storage.fileFormat, as the catalog's format */
 #define OL_TIME_MAX 64
 
 typedef enum { ROLE_INPUT, ROLE_OUTPUT, ROLE_DATASET } ol_role_t;
@@ -81,8 +81,7 @@ static void path_key(char *out, const char *path, const char *key) { mf_json_pat
 static void path_index(char *out, const char *path, size_t i) { mf_json_path_index(out, OL_PATH, path, i); }
 
 /* A name member (dataset, namespace, job, field): 1..MF_NAME_MAX bytes of clean UTF-8. */
-static int name_member(json_t *obj, const char *path, const char *key, int flags, const char **out,
-                       mf_json_err_t *err)
+static int name_member(json_t *obj, const char *path, const char *key, int flags, const char **out, mf_json_err_t *err)
 {
     int rc = mf_json_string(obj, path, key, flags, 1, MF_NAME_MAX, out, err);
     if (rc == 0 && *out != NULL && !mf_catalog_name_ok(*out)) {
@@ -93,7 +92,10 @@ static int name_member(json_t *obj, const char *path, const char *key, int flags
     return rc;
 }
 
-static json_t *ref_new(const char *ns, const char *name) { return json_pack("{s:s,s:s}", "namespace", ns, "name", name); }
+static json_t *ref_new(const char *ns, const char *name)
+{
+    return json_pack("{s:s,s:s}", "namespace", ns, "name", name);
+}
 
 static const char *ref_ns(json_t *ref) { return json_string_value(json_object_get(ref, "namespace")); }
 static const char *ref_name(json_t *ref) { return json_string_value(json_object_get(ref, "name")); }
@@ -152,8 +154,8 @@ static int rfc3339_ok(const char *s, size_t len)
     int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
     int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
     if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60 ||
-        s[4] != '-' || s[7] != '-' || strchr("Tt ", s[10]) == NULL || s[10] == '\0' || s[13] != ':' ||
-        s[16] != ':' || d > days_in_month(y, mo))
+        s[4] != '-' || s[7] != '-' || strchr("Tt ", s[10]) == NULL || s[10] == '\0' || s[13] != ':' || s[16] != ':' ||
+        d > days_in_month(y, mo))
         return 0;
     size_t p = 19;
     if (s[p] == '.') {
@@ -331,8 +333,10 @@ static json_t *edge_get(ol_t *ol, json_t *source, json_t *target, size_t *index)
         return json_array_get(ol->lineage, *index);
     }
     if (json_array_size(ol->lineage) >= OL_MAX_EDGES) {
-        mf_json_fail(ol->err, "the event has too many lineage edges (at most %d: inputs x outputs and column lineage "
-                              "sources)", OL_MAX_EDGES);
+        mf_json_fail(ol->err,
+                     "the event has too many lineage edges (at most %d: inputs x outputs and column lineage "
+                     "sources)",
+                     OL_MAX_EDGES);
         return NULL;
     }
     *index = json_array_size(ol->lineage);
@@ -344,8 +348,7 @@ static json_t *edge_get(ol_t *ol, json_t *source, json_t *target, size_t *index)
 }
 
 /* Add a column pair to entry edge (index ei); a pair seen before merges its transformation and expression. */
-static int column_add(ol_t *ol, json_t *edge, size_t ei, const char *sf, const char *tf, const char *tr,
-                      const char *ex)
+static int column_add(ol_t *ol, json_t *edge, size_t ei, const char *sf, const char *tf, const char *tr, const char *ex)
 {
     char key[OL_KEY];
     snprintf(key, sizeof(key), "%zu\n%s\n%s", ei, sf, tf);
@@ -431,8 +434,8 @@ static int flatten_fields(ol_t *ol, json_t *arr, const char *path, const char *p
         if (json_object_get(seen, full) != NULL)
             return mf_json_fail(ol->err, "%s.name \"%.100s\" is a duplicate", where, full);
         if (json_array_size(out) >= MF_FIELDS_MAX)
-            return mf_json_fail(ol->err, "%s: the schema has too many fields (at most %d, nested ones included)",
-                                where, MF_FIELDS_MAX);
+            return mf_json_fail(ol->err, "%s: the schema has too many fields (at most %d, nested ones included)", where,
+                                MF_FIELDS_MAX);
         json_object_set_new(seen, full, json_true());
         json_t *row = json_pack("{s:s,s:s}", "name", full, "type", type ? type : "");
         if (desc != NULL)
@@ -540,8 +543,10 @@ static int facet_lifecycle(ol_t *ol, json_t *cs, json_t *ref, json_t *facet, con
     for (size_t i = 0; changes[i] != NULL && !ok; i++)
         ok = strcmp(change, changes[i]) == 0;
     if (!ok)
-        return mf_json_fail(ol->err, "%s.lifecycleStateChange must be one of ALTER, CREATE, DROP, OVERWRITE, RENAME, "
-                                     "TRUNCATE", where);
+        return mf_json_fail(ol->err,
+                            "%s.lifecycleStateChange must be one of ALTER, CREATE, DROP, OVERWRITE, RENAME, "
+                            "TRUNCATE",
+                            where);
     if (strcmp(change, "RENAME") != 0) {
         json_array_append_new(ol->lifecycle, json_pack("{s:O,s:s}", "dataset", ref, "change", change));
         return 0;
@@ -568,8 +573,7 @@ static int facet_column_lineage(ol_t *ol, json_t *cs, json_t *ref, json_t *facet
     return 0;
 }
 
-static int facet_output_statistics(ol_t *ol, json_t *cs, json_t *ref, json_t *facet, const char *where,
-                                   ol_role_t role)
+static int facet_output_statistics(ol_t *ol, json_t *cs, json_t *ref, json_t *facet, const char *where, ol_role_t role)
 {
     long long rows = 0, size = 0, files = 0;
     int has_rows, has_size, has_files;
@@ -792,15 +796,17 @@ static int transformations(ol_t *ol, json_t *in, const char *at, const char *leg
             return mf_json_fail(ol->err, "%s must be an object", w);
         if (mf_json_string(t, w, "type", MF_JSON_REQUIRED, 1, MF_TAG_MAX, &type, ol->err) != 0 ||
             mf_json_string(t, w, "subtype", MF_JSON_NULLABLE, 0, MF_TAG_MAX, &subtype, ol->err) != 0 ||
-            mf_json_string(t, w, "description", MF_JSON_NULLABLE | MF_JSON_MULTILINE, 0, MF_TEXT_MAX, &desc,
-                           ol->err) != 0 ||
+            mf_json_string(t, w, "description", MF_JSON_NULLABLE | MF_JSON_MULTILINE, 0, MF_TEXT_MAX, &desc, ol->err) !=
+                0 ||
             mf_json_bool(t, w, "masking", MF_JSON_NULLABLE, &masking, ol->err) != 0)
             return MF_EINVALID_REQUEST;
         if (!mf_catalog_tag_ok(type))
             return mf_json_fail(ol->err, "%s.type must be a word of letters, digits and _.:/- (DIRECT, INDIRECT)", w);
         if (subtype != NULL && subtype[0] != '\0' && !mf_catalog_tag_ok(subtype))
-            return mf_json_fail(ol->err, "%s.subtype must be a word of letters, digits and _.:/- (IDENTITY, "
-                                         "AGGREGATION)", w);
+            return mf_json_fail(ol->err,
+                                "%s.subtype must be a word of letters, digits and _.:/- (IDENTITY, "
+                                "AGGREGATION)",
+                                w);
         if (subtype != NULL && subtype[0] != '\0')
             snprintf(one, sizeof(one), "%s/%s", type, subtype);
         else
@@ -838,8 +844,8 @@ static int column_lineage(ol_t *ol, json_t *target, json_t *facet, const char *w
             return mf_json_fail(ol->err, "%s must be an object", fw);
         if (mf_json_array(spec, fw, "inputFields", MF_JSON_NULLABLE, OL_MAX_LIST, &inputs, ol->err) != 0 ||
             mf_json_string(spec, fw, "transformationType", MF_JSON_NULLABLE, 0, MF_TAG_MAX, &ltype, ol->err) != 0 ||
-            mf_json_string(spec, fw, "transformationDescription", MF_JSON_NULLABLE | MF_JSON_MULTILINE, 0,
-                           MF_TEXT_MAX, &ldesc, ol->err) != 0)
+            mf_json_string(spec, fw, "transformationDescription", MF_JSON_NULLABLE | MF_JSON_MULTILINE, 0, MF_TEXT_MAX,
+                           &ldesc, ol->err) != 0)
             return MF_EINVALID_REQUEST;
         char ipath[OL_PATH];
         path_key(ipath, fw, "inputFields");
@@ -862,8 +868,7 @@ static int column_lineage(ol_t *ol, json_t *target, json_t *facet, const char *w
             if (rc == 0 && !ref_same(src, target)) {
                 size_t ei;
                 json_t *edge = edge_get(ol, src, target, &ei);
-                rc = edge ? column_add(ol, edge, ei, sf, tf, tr.s ? tr.s : "", ex.s ? ex.s : "")
-                          : MF_EINVALID_REQUEST;
+                rc = edge ? column_add(ol, edge, ei, sf, tf, tr.s ? tr.s : "", ex.s ? ex.s : "") : MF_EINVALID_REQUEST;
             }
             free(tr.s);
             free(ex.s);
@@ -993,8 +998,8 @@ static json_t *run_decode(json_t *event, const char *event_time, mf_json_err_t *
     if (object_member(event, "", "run", MF_JSON_REQUIRED, &run, err) != 0 ||
         uuid_member(run, "run", "runId", MF_JSON_REQUIRED, &run_id, err) != 0)
         return NULL;
-    json_t *r = json_pack("{s:o,s:s,s:s}", "run_id", run_id, "state", state ? state : "OTHER", "event_time",
-                          event_time);
+    json_t *r =
+        json_pack("{s:o,s:s,s:s}", "run_id", run_id, "state", state ? state : "OTHER", "event_time", event_time);
     if (facet_map(run, "run", "facets", &facets, err) != 0)
         goto bad;
     for (size_t i = 0; i < MF_ARRAY_SIZE(run_facets); i++) {

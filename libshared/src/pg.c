@@ -273,6 +273,11 @@ int mf_pg_result_error(const PGresult *res, char *msg, size_t cap)
             }
         }
     }
+    /* Concurrent writers that deadlocked or conflicted: the client may simply retry. */
+    if (state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)) {
+        snprintf(msg, cap, "a concurrent change to the same datasets conflicted; retry");
+        return MF_ECONFLICT;
+    }
     /* Constraint violations that reach here are input the API did not catch. */
     if (state != NULL && strcmp(state, "23505") == 0) {
         snprintf(msg, cap, "already exists");

@@ -6,11 +6,16 @@ Session scope:
     ``infra-down <tmpdir>`` stops them at the end.
   * ``platform_key``: ``mf-api migrate`` then ``mf-api create-platform-key``.
   * ``server``: one ``mf-api serve`` on a free port shared by the session.
+  * ``ingest``: one ``mf-ingest serve`` on a free port (same Postgres and
+    Redis), and ``ingest_worker``: one ``mf-ingest work`` reading the default
+    stream with a short claim time; ``spawn_ingest`` starts more of either
+    with their own configuration (another stream, another Redis, ...).
 
 Every test gets fresh tenants through ``new_tenant`` so that tests never see
-each other's data. The logs of running servers are attached to the report of
-a failed test, and a test fails when a server printed a sanitizer report
-while it ran. Stopping a server checks that SIGTERM gives exit status 0.
+each other's data. The logs of running servers (mf-api, mf-ingest serve and
+work) are attached to the report of a failed test, and a test fails when one
+of them printed a sanitizer report while it ran. Stopping a process checks
+that SIGTERM gives exit status 0.
 
 Run: ``/usr/bin/python3 -m pytest tests/integration`` from the repository root
 (Debian's interpreter, which has pytest and requests).
@@ -39,6 +44,7 @@ import requests
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN_DIR = os.path.join(REPO, os.environ.get("MF_BIN_DIR", "build/bin"))
 MF_API = os.path.join(BIN_DIR, "mf-api")
+MF_INGEST = os.path.join(BIN_DIR, "mf-ingest")
 
 SANITIZER_PATTERNS = (
     "ERROR: AddressSanitizer",
@@ -48,6 +54,9 @@ SANITIZER_PATTERNS = (
 
 # Servers currently running, for log dumps and sanitizer checks.
 RUNNING_SERVERS = []
+# Every start of a server, in order (a test that kills or stops a process
+# still gets its log and its sanitizer check).
+STARTED_SERVERS = []
 
 RFC3339_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -278,11 +287,30 @@ class Api:
 
 
 class Server:
-    def __init__(self, infra_env, tmpdir, name="main", extra_env=None):
+    """One service process: ``mf-api serve`` by default; ``binary`` and
+    ``command`` run another (``mf-ingest serve``, ``mf-ingest work``).
+
+    ``http=False`` is a process without a listener (a worker): it counts as
+    started once ``ready_log`` appears in its log (or at once without one).
+    ``start`` may be called again after ``kill``/``stop`` (same port, same
+    log, appended)."""
+
+    def __init__(self, infra_env, tmpdir, name="main", extra_env=None, binary=None,
+                 command=("serve",), http=True, ready_log=None, port=None):
         self.name = name
-        self.port = free_port()
+        self.binary = binary or MF_API
+        self.prog = os.path.basename(self.binary)
+        self.command = list(command)
+        self.label = " ".join([self.prog] + self.command)
+        self.http = http
+        self.ready_log = ready_log
+        self.port = port or free_port()
         self.base = "http://127.0.0.1:%d" % self.port
-        self.log_path = os.path.join(tmpdir, "mf-api-%s-%d.log" % (name, self.port))
+        if self.binary == MF_API and self.command == ["serve"]:
+            self.log_path = os.path.join(tmpdir, "mf-api-%s-%d.log" % (name, self.port))
+        else:
+            self.log_path = os.path.join(tmpdir, "%s-%s-%s-%d.log" % (
+                self.prog, "-".join(self.command), name, self.port))
         env = dict(os.environ)
         env.update(infra_env)
         env.update({
@@ -301,23 +329,32 @@ class Server:
         self.stopped_rc = None
 
     def start(self, timeout=30.0, ready_path="/readyz"):
+        since = self.log_size()
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [MF_API, "serve"],
+            [self.binary] + self.command,
             cwd=REPO,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=self._log,
         )
+        self.stopped_rc = None
         RUNNING_SERVERS.append(self)
+        STARTED_SERVERS.append(self)
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 RUNNING_SERVERS.remove(self)
-                raise AssertionError("mf-api serve exited with %d at start:\n%s" % (
-                    self.proc.returncode, self.log_tail()))
+                raise AssertionError("%s exited with %d at start:\n%s" % (
+                    self.label, self.proc.returncode, self.log_tail()))
+            if not self.http:
+                if self.ready_log is None or self.ready_log in self.log_text(since):
+                    return self
+                last = "%r not logged yet" % self.ready_log
+                time.sleep(0.05)
+                continue
             try:
                 r = requests.get(self.base + ready_path, timeout=2)
                 if r.status_code == 200:
@@ -327,8 +364,15 @@ class Server:
                 last = repr(e)
             time.sleep(0.05)
         self.kill()
-        raise AssertionError("mf-api serve not ready after %.0fs (%s):\n%s" % (
-            timeout, last, self.log_tail()))
+        raise AssertionError("%s not ready after %.0fs (%s):\n%s" % (
+            self.label, timeout, last, self.log_tail()))
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def log_size(self):
         try:
@@ -394,9 +438,10 @@ class Server:
     def stop_and_check(self):
         rc = self.stop()
         report = self.sanitizer_report()
-        assert report is None, "mf-api (%s) printed a sanitizer report:\n%s" % (self.name, report)
-        assert rc == 0, "mf-api (%s) exit status after SIGTERM: %r\n%s" % (
-            self.name, rc, self.log_tail())
+        assert report is None, "%s (%s) printed a sanitizer report:\n%s" % (
+            self.label, self.name, report)
+        assert rc == 0, "%s (%s) exit status after SIGTERM: %r\n%s" % (
+            self.label, self.name, rc, self.log_tail())
 
 
 # --------------------------------------------------------------------------
@@ -514,6 +559,11 @@ class Tenant:
     def client(self, role):
         return Api(self.base, self.make_key(role)["api_key"])
 
+    def ingest(self, ingest_server, role=None):
+        """An IngestClient of this tenant at an mf-ingest serve (admin key, or a new key of role)."""
+        key = self.key if role is None else self.make_key(role)["api_key"]
+        return IngestClient(ingest_server.base, key)
+
 
 @pytest.fixture(scope="session")
 def tenant_factory(admin_api, base_url):
@@ -540,19 +590,184 @@ def api(tenant):
 
 
 # --------------------------------------------------------------------------
+# mf-ingest: the HTTP intake (serve) and the stream worker (work)
+
+# Workers in tests reclaim a dead consumer's (or a failed try's) entries
+# after this idle time instead of the 30 s default.
+INGEST_CLAIM_IDLE_MS = "500"
+# Logged by `mf-ingest work` once it has reached Redis and Postgres.
+WORKER_READY_LOG = "reading"
+
+
+def ingest_serve_proc(infra_env, tmpdir, name, extra_env=None, port=None):
+    """An ``mf-ingest serve`` (not started) on the given or a free port."""
+    env = {"MF_LOG_LEVEL": "info", "MF_KEY_CACHE_TTL": "1"}
+    env.update(extra_env or {})
+    return Server(infra_env, tmpdir, name, env, binary=MF_INGEST, command=("serve",), port=port)
+
+
+def ingest_worker_proc(infra_env, tmpdir, name, extra_env=None):
+    """An ``mf-ingest work`` (not started) with the short test claim time."""
+    env = {"MF_LOG_LEVEL": "info", "MF_INGEST_CLAIM_IDLE_MS": INGEST_CLAIM_IDLE_MS}
+    env.update(extra_env or {})
+    return Server(infra_env, tmpdir, name, env, binary=MF_INGEST, command=("work",),
+                  http=False, ready_log=WORKER_READY_LOG)
+
+
+@pytest.fixture(scope="session")
+def ingest(migrated, tmp_root):
+    """The session's ``mf-ingest serve`` on the shared Postgres and Redis (default stream)."""
+    if not os.access(MF_INGEST, os.X_OK):
+        pytest.exit("%s not built (run make)" % MF_INGEST, returncode=2)
+    srv = ingest_serve_proc(migrated, tmp_root, "main")
+    srv.start()
+    yield srv
+    srv.stop_and_check()
+
+
+@pytest.fixture(scope="session")
+def ingest_worker(migrated, tmp_root):
+    """The session's ``mf-ingest work`` on the default stream."""
+    if not os.access(MF_INGEST, os.X_OK):
+        pytest.exit("%s not built (run make)" % MF_INGEST, returncode=2)
+    w = ingest_worker_proc(migrated, tmp_root, "main")
+    w.start()
+    yield w
+    w.stop_and_check()
+
+
+@pytest.fixture(scope="session")
+def spawn_ingest(migrated, tmp_root):
+    """Factory for more mf-ingest processes: spawn(name, "serve"|"work", extra_env=None,
+    start=True, infra_env=None, port=None). Still running ones are stopped at the end."""
+    started = []
+
+    def spawn(name, kind="serve", extra_env=None, start=True, infra_env=None, port=None):
+        env = infra_env or migrated
+        if kind == "serve":
+            srv = ingest_serve_proc(env, tmp_root, name, extra_env, port=port)
+        elif kind == "work":
+            srv = ingest_worker_proc(env, tmp_root, name, extra_env)
+        else:
+            raise ValueError(kind)
+        started.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    yield spawn
+    for srv in started:
+        if srv.alive():
+            srv.stop()
+
+
+class IngestClient(Api):
+    """An Api at mf-ingest with the ingest routes as methods."""
+
+    def emit(self, body, **kw):
+        """POST /api/v1/emit; asserts 202 and returns the event id."""
+        r = self.post("/api/v1/emit", body, **kw)
+        assert r.status_code == 202, "emit: expected 202, got %d: %s" % (r.status_code, r.text[:800])
+        return r.json()["event_id"]
+
+    def emit_batch(self, items, ndjson=False, **kw):
+        """POST /api/v1/emit/batch (JSON array or NDJSON); asserts 202, returns the event ids."""
+        if ndjson:
+            data = "".join(json.dumps(i) + "\n" for i in items).encode("utf-8")
+            r = self.req("POST", "/api/v1/emit/batch", data=data,
+                         headers={"Content-Type": "application/x-ndjson"}, **kw)
+        else:
+            r = self.post("/api/v1/emit/batch", items, **kw)
+        assert r.status_code == 202, "batch: expected 202, got %d: %s" % (r.status_code, r.text[:800])
+        body = r.json()
+        assert body["accepted"] == len(items) == len(body["event_ids"]), body
+        return body["event_ids"]
+
+    def lineage(self, event, **kw):
+        """POST /api/v1/lineage (an OpenLineage event); asserts 202, returns the event id."""
+        r = self.post("/api/v1/lineage", event, **kw)
+        assert r.status_code == 202, "lineage: expected 202, got %d: %s" % (
+            r.status_code, r.text[:800])
+        return r.json()["event_id"]
+
+    def event(self, event_id):
+        return self.get("/api/v1/ingest/events/" + q(event_id))
+
+    def wait_event(self, event_id, timeout=60.0, grace_404=5.0):
+        """Poll GET /api/v1/ingest/events/{id} until it is no longer queued (deadline
+        ``timeout``); returns the document. A 404 is tolerated for ``grace_404`` seconds
+        (test_ingest_api has the race in which a just-acknowledged event is 404)."""
+        start = time.monotonic()
+        deadline = start + timeout
+        last = None
+        while True:
+            r = self.event(event_id)
+            if r.status_code == 200:
+                doc = r.json()
+                assert doc.get("event_id") == event_id, doc
+                if doc.get("status") != "queued":
+                    return doc
+                last = doc
+            elif r.status_code == 404 and time.monotonic() - start < grace_404:
+                last = r.text
+            else:
+                raise AssertionError("GET /api/v1/ingest/events/%s: %d %s" % (
+                    event_id, r.status_code, r.text[:500]))
+            if time.monotonic() > deadline:
+                raise AssertionError("event %s still not applied or failed after %.0fs: %s" % (
+                    event_id, timeout, last))
+            time.sleep(0.05)
+
+    def wait_applied(self, event_id, timeout=60.0):
+        doc = self.wait_event(event_id, timeout)
+        assert doc["status"] == "applied", "event %s: %s" % (event_id, doc)
+        return doc
+
+    def wait_all_applied(self, event_ids, timeout=120.0):
+        """Wait for the last id first (the stream is mostly in order), then check every one."""
+        deadline = time.monotonic() + timeout
+        docs = {}
+        for eid in reversed(list(event_ids)):
+            docs[eid] = self.wait_applied(eid, max(1.0, deadline - time.monotonic()))
+        return docs
+
+
+def redis_cli(url, *args, check=True):
+    """Run one redis-cli command against url; returns its stdout (stripped)."""
+    proc = subprocess.run(["redis-cli", "-u", url] + [str(a) for a in args],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    out = proc.stdout.decode("utf-8", "replace").strip()
+    if check and proc.returncode != 0:
+        raise AssertionError("redis-cli %s failed (%d): %s" % (
+            args, proc.returncode, proc.stderr.decode("utf-8", "replace")))
+    return out
+
+
+# --------------------------------------------------------------------------
 # log dump on failure, sanitizer check per test
+
+
+def _servers_of_test(item):
+    """The servers running now plus those started during the test, once each."""
+    first = getattr(item, "_mf_started_mark", len(STARTED_SERVERS))
+    out = []
+    for srv in list(RUNNING_SERVERS) + STARTED_SERVERS[first:]:
+        if all(srv is not o for o in out):
+            out.append(srv)
+    return out
 
 
 @pytest.fixture(autouse=True)
 def _server_log_guard(request):
     marks = {id(s): s.log_size() for s in RUNNING_SERVERS}
     request.node._mf_log_marks = marks
+    request.node._mf_started_mark = len(STARTED_SERVERS)
     yield
-    for srv in list(RUNNING_SERVERS):
+    for srv in _servers_of_test(request.node):
         report = srv.sanitizer_report(marks.get(id(srv), 0))
         if report:
-            pytest.fail("mf-api (%s) printed a sanitizer report during this test:\n%s" % (
-                srv.name, report), pytrace=False)
+            pytest.fail("%s (%s) printed a sanitizer report during this test:\n%s" % (
+                srv.label, srv.name, report), pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -561,9 +776,13 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.failed:
         marks = getattr(item, "_mf_log_marks", {})
-        for srv in list(RUNNING_SERVERS):
+        for srv in _servers_of_test(item):
             text = srv.log_tail(marks.get(id(srv), 0))
             if not text.strip():
                 text = "(nothing logged during this test; the log ends with:)\n" + \
                     srv.log_tail(0, 3000)
-            rep.sections.append(("mf-api log (%s, port %d)" % (srv.name, srv.port), text))
+            if srv.http:
+                title = "%s log (%s, port %d)" % (srv.label, srv.name, srv.port)
+            else:
+                title = "%s log (%s)" % (srv.label, srv.name)
+            rep.sections.append((title, text))

@@ -55,5 +55,7 @@ int mf_auth_cache_get(mf_auth_cache_t *cache, const char hash[65], uint64_t now_
 void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_identity_t *id, uint64_t expires_ms);
 /* Forget every entry of key_id (used after revocation on this thread). */
 void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *key_id);
+/* Invalidate every cache of the process at once (any thread; after a revocation). */
+void mf_auth_cache_invalidate_all(void);
 
 #endif

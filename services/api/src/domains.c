@@ -34,7 +34,7 @@ static mf_pg_stmt_t stmts[] = {
      "FROM domains m WHERE m.tenant_id = mf_current_tenant() AND m.name = $1",
      -1},
 #define DOMAIN_DELETE 3
-    {"domain_delete", "DELETE FROM domains WHERE tenant_id = mf_current_tenant() AND name = $1 RETURNING 'null'", -1},
+    {"domain_delete", "SELECT 1 WHERE mf_delete_domain($1)", -1},
 #define OWNER_CREATE 4
     {"owner_create",
      "WITH ins AS (INSERT INTO owners (tenant_id, name, email, team) VALUES (mf_current_tenant(), $1, $2, $3) "
@@ -60,7 +60,7 @@ static mf_pg_stmt_t stmts[] = {
      "FROM owners o WHERE o.tenant_id = mf_current_tenant() AND o.name = $1",
      -1},
 #define OWNER_DELETE 7
-    {"owner_delete", "DELETE FROM owners WHERE tenant_id = mf_current_tenant() AND name = $1 RETURNING 'null'", -1},
+    {"owner_delete", "SELECT 1 WHERE mf_delete_owner($1)", -1},
     {NULL, NULL, -1},
 };
 

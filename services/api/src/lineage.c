@@ -25,12 +25,7 @@ static mf_pg_stmt_t stmts[] = {
      "      ORDER BY e.id LIMIT $1::int + 1) s",
      -1},
 #define DELETE 2
-    {"edge_delete",
-     "WITH del AS (DELETE FROM lineage_edges WHERE tenant_id = mf_current_tenant() AND id = $1::uuid "
-     "             RETURNING source_id, target_id) "
-     "UPDATE datasets SET version = version + 1, updated_at = now() "
-     "WHERE id IN (SELECT source_id FROM del UNION SELECT target_id FROM del) RETURNING 'null'",
-     -1},
+    {"edge_delete", "SELECT 1 WHERE mf_delete_edge($1::uuid)", -1},
     {NULL, NULL, -1},
 };
 
