@@ -140,8 +140,8 @@ CREATE FUNCTION mf_apply_event(ev jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     cs jsonb;
-    doc jsonb;
-    changed jsonb := '[]';
+    v_doc jsonb;
+    v_ids uuid[] := '{}';      -- the datasets the event wrote, for the summary
     v_job uuid;
     e jsonb;
     edge record;
@@ -161,14 +161,20 @@ BEGIN
     END IF;
 
     FOR cs IN SELECT * FROM jsonb_array_elements(coalesce(ev->'datasets', '[]')) LOOP
-        doc := mf_apply_dataset(cs - 'facets', 'merge', NULL);
-        IF cs ? 'facets' THEN
-            UPDATE datasets SET facets = facets || (cs->'facets')
-            WHERE id = (doc->>'id')::uuid;
-            PERFORM mf_refresh_docs(ARRAY[(doc->>'id')::uuid]);
+        IF (cs - 'namespace' - 'name' - 'facets') = '{}' AND ev->>'source' = 'openlineage'
+           AND ev->'run'->'inputs' @> jsonb_build_array(jsonb_build_object('namespace', cs->'namespace', 'name', cs->'name'))
+           AND NOT ev->'run'->'outputs' @> jsonb_build_array(jsonb_build_object('namespace', cs->'namespace', 'name', cs->'name')) THEN
+            -- a run's input known only by name: a placeholder when new, else untouched
+            v_ds := mf_ensure_dataset(cs->>'namespace', cs->>'name');
+        ELSE
+            v_doc := mf_apply_dataset(cs - 'facets', 'merge', NULL);
+            v_ds := (v_doc->>'id')::uuid;
         END IF;
-        changed := changed || jsonb_build_object('namespace', doc->'namespace', 'name', doc->'name',
-                                                 'version', doc->'version', 'schema_version', doc->'schema_version');
+        IF cs ? 'facets' AND cs->'facets' <> '{}' THEN
+            UPDATE datasets SET facets = facets || (cs->'facets') WHERE id = v_ds;
+            PERFORM mf_refresh_docs(ARRAY[v_ds]);
+        END IF;
+        v_ids := v_ids || v_ds;
     END LOOP;
 
     FOR e IN SELECT * FROM jsonb_array_elements(coalesce(ev->'lineage', '[]')) LOOP
@@ -241,7 +247,11 @@ BEGIN
         VALUES (mf_current_tenant(), v_ds, (r->>'run_id')::uuid, q->'metrics', q->'assertions');
     END LOOP;
 
-    RETURN jsonb_build_object('datasets', changed, 'lineage_edges', n_edges,
+    RETURN jsonb_build_object(
+        'datasets', (SELECT coalesce(jsonb_agg(jsonb_build_object('namespace', namespace, 'name', name, 'version', version,
+                                                                  'schema_version', schema_version) ORDER BY o), '[]')
+                     FROM unnest(v_ids) WITH ORDINALITY AS x(id, o) JOIN datasets USING (id)),
+        'lineage_edges', n_edges,
                               'job', CASE WHEN v_job IS NOT NULL THEN (ev->'job') - 'facets' - 'sql' - 'description' END,
                               'run', CASE WHEN r IS NOT NULL THEN jsonb_build_object('run_id', r->'run_id', 'state', r->'state') END);
 END

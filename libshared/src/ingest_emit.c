@@ -11,12 +11,6 @@
 
 static const char *const run_states[] = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER", NULL};
 
-static int timestamp_ok(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 10 && n <= 40 && strspn(s, "0123456789-:.TZtz+ ") == n && s[4] == '-';
-}
-
 static json_t *column_lineage(json_t *arr, json_t *target, mf_json_err_t *err)
 {
     static const char *const allowed[] = {"source", "source_field", "target_field", "transformation", "expression",
@@ -49,6 +43,11 @@ static json_t *column_lineage(json_t *arr, json_t *target, mf_json_err_t *err)
         json_t *src = mf_catalog_ref_from_json(src_v, sw, err);
         if (src == NULL)
             goto bad;
+        if (json_equal(src, target)) {
+            json_decref(src);
+            mf_json_fail(err, "%s.source must not be the emitted dataset itself", where);
+            goto bad;
+        }
         json_t *edge = NULL;
         size_t j;
         json_t *e;
@@ -92,7 +91,7 @@ static int run_member(json_t *run, json_t *event, json_t *target, mf_json_err_t 
         ok = strcmp(state, run_states[i]) == 0;
     if (!ok)
         return mf_json_fail(err, "run.state must be one of START, RUNNING, COMPLETE, ABORT, FAIL, OTHER");
-    if ((started && !timestamp_ok(started)) || (ended && !timestamp_ok(ended)))
+    if ((started && !mf_time_is_rfc3339(started)) || (ended && !mf_time_is_rfc3339(ended)))
         return mf_json_fail(err, "run.started_at and run.ended_at must be RFC 3339 timestamps");
     json_t *job_v = json_object_get(run, "job");
     json_t *job = job_v ? mf_catalog_ref_from_json(job_v, "run.job", err)

@@ -87,7 +87,9 @@ static void fail_with_redis_error(mf_req_t *r, redisReply *reply)
     mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the event; retry shortly");
 }
 
-static void finish(mf_req_t *r)
+/* The status keys ("queued") go first on the same connection as the XADD, so they exist
+ * before the 202 leaves; a refusal deletes them again. */
+static void set_status_keys(mf_req_t *r, int set)
 {
     enqueue_t *q = mf_req_data(r);
     char ttl[16];
@@ -96,9 +98,18 @@ static void finish(mf_req_t *r)
         char key[160];
         json_t *ev = json_array_get(q->events, i);
         mf_ingest_status_key(key, sizeof(key), json_string_value(json_object_get(ev, "event_id")));
-        const char *argv[] = {"SET", key, mf_req_identity(r)->tenant_id, "EX", ttl};
-        send_and_forget(5, argv);
+        const char *set_argv[] = {"SET", key, mf_req_identity(r)->tenant_id, "EX", ttl};
+        const char *del_argv[] = {"DEL", key};
+        if (set)
+            send_and_forget(5, set_argv);
+        else
+            send_and_forget(2, del_argv);
     }
+}
+
+static void finish(mf_req_t *r)
+{
+    enqueue_t *q = mf_req_data(r);
     mf_respond_json(r, 202, q->answer, q->answer_len);
 }
 
@@ -108,6 +119,7 @@ static void on_xadd(mf_req_t *r, redisReply *reply)
     if (is_error(reply) || (reply->type == REDIS_REPLY_NIL)) {
         /* a failed MULTI/EXEC queued nothing */
         undo_quota(q);
+        set_status_keys(r, 0);
         q->replies_left = 0;
         if (is_error(reply))
             fail_with_redis_error(r, reply);
@@ -125,6 +137,7 @@ static void send_events(mf_req_t *r)
     const char *stream = mf_config_str(MF_CFG_INGEST_STREAM);
     int batch = q->n > 1;
     q->replies_left = batch ? q->n + 2 : 1;
+    set_status_keys(r, 1);
     if (batch) {
         const char *multi[] = {"MULTI"};
         if (mf_req_redis_or_respond(r, 1, multi, NULL, on_xadd) != 0)

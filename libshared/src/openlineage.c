@@ -1050,6 +1050,29 @@ static json_t *job_decode(json_t *event, mf_json_err_t *err)
 
 /* ---------- the event ---------- */
 
+/*
+ * Messages quote the event's own text (names, paths) cut to a byte count, and
+ * a cut can split a character; the HTTP layer cannot send a message that is
+ * not UTF-8, so broken bytes become '?'.
+ */
+static void message_fix_utf8(mf_json_err_t *err)
+{
+    unsigned char *p = (unsigned char *)err->msg;
+    size_t len = strnlen(err->msg, sizeof(err->msg) - 1), i = 0;
+    p[len] = '\0';
+    while (i < len) {
+        size_t n = p[i] < 0x80             ? 1
+                   : (p[i] & 0xe0) == 0xc0 ? 2
+                   : (p[i] & 0xf0) == 0xe0 ? 3
+                   : (p[i] & 0xf8) == 0xf0 ? 4
+                                           : 0;
+        if (n > 0 && i + n <= len && mf_text_is_clean((const char *)p + i, n, 1))
+            i += n;
+        else
+            p[i++] = '?';
+    }
+}
+
 json_t *mf_ingest_from_openlineage(json_t *event, mf_json_err_t *err)
 {
     if (!json_is_object(event)) {
@@ -1121,6 +1144,7 @@ json_t *mf_ingest_from_openlineage(json_t *event, mf_json_err_t *err)
 bad:
     json_decref(out);
     out = NULL;
+    message_fix_utf8(err);
 done:
     json_decref(run);
     json_decref(job);

@@ -21,6 +21,7 @@
 #include "mf/catalog.h"
 #include "mf/ingest.h"
 #include "mf/json.h"
+#include "mf/util.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -44,6 +45,13 @@ static inline int fuzz_same_ref(json_t *a, json_t *b)
     return strcmp(json_string_value(json_object_get(a, "namespace")),
                   json_string_value(json_object_get(b, "namespace"))) == 0 &&
            strcmp(json_string_value(json_object_get(a, "name")), json_string_value(json_object_get(b, "name"))) == 0;
+}
+
+/* A failure's message is UTF-8 (the HTTP layer can send nothing else). */
+static inline void fuzz_check_message_utf8(json_t *ev, const mf_json_err_t *err)
+{
+    if (ev == NULL && !mf_text_is_clean(err->msg, strnlen(err->msg, sizeof(err->msg)), 1))
+        fuzz_fail("a failure's message is not UTF-8");
 }
 
 /* The answer of a decoder: ev (may be NULL) and err. */

@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         return 0;
     json_t *ev = mf_ingest_from_openlineage(body, &err);
     fuzz_check_answer(ev, &err, "openlineage");
+    fuzz_check_message_utf8(ev, &err);
     mf_json_err_t err2 = {{0}};
     json_t *again = mf_ingest_from_openlineage(body, &err2);
     if ((ev == NULL) != (again == NULL) || (ev != NULL && !json_equal(ev, again)) ||

@@ -160,13 +160,6 @@ static void delete_dataset(mf_req_t *r)
         return;
 }
 
-/* updated_since must look like a timestamp before Postgres parses it. */
-static int timestamp_ok(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 10 && n <= 40 && strspn(s, "0123456789-:.TZtz+ ") == n && s[4] == '-';
-}
-
 static void list_datasets(mf_req_t *r)
 {
     const char *ns, *domain, *owner, *format, *tag = mf_req_query(r, "tag"), *since = mf_req_query(r, "updated_since");
@@ -183,7 +176,7 @@ static void list_datasets(mf_req_t *r)
     }
     if (since != NULL && since[0] == '\0')
         since = NULL;
-    if (since != NULL && !timestamp_ok(since)) {
+    if (since != NULL && !mf_time_is_rfc3339(since)) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "updated_since must be an RFC 3339 timestamp");
         return;
     }

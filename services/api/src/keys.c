@@ -63,7 +63,7 @@ static void create_key(mf_req_t *r)
         mf_respond_error(r, MF_EINVALID_REQUEST, "role must be viewer, editor or admin");
         return;
     }
-    if (expires != NULL && strspn(expires, "0123456789-:.TZtz+ ") != strlen(expires)) {
+    if (expires != NULL && !mf_time_is_rfc3339(expires)) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "expires_at must be an RFC 3339 timestamp");
         return;
     }

@@ -62,7 +62,7 @@ static void list_audit(mf_req_t *r)
         return;
     if (since != NULL && since[0] == '\0')
         since = NULL;
-    if (since != NULL && (strlen(since) < 10 || strlen(since) > 40 || strspn(since, "0123456789-:.TZtz+ ") != strlen(since))) {
+    if (since != NULL && !mf_time_is_rfc3339(since)) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "since must be an RFC 3339 timestamp");
         return;
     }

@@ -53,7 +53,7 @@ static json_t *decode(json_t *event, mf_json_err_t *err)
 /* A RunEvent with one output (warehouse/orders) carrying facets and outputFacets. */
 #define OUT_FACETS(facets, outfacets)                                                                                  \
     RUN_EVENT(",'outputs':[{'namespace':'warehouse','name':'orders','facets':" facets ",'outputFacets':" outfacets "}" \
-                                                                                                                   "]")
+              "]")
 /* A RunEvent with one input (warehouse/raw) carrying facets and inputFacets. */
 #define IN_FACETS(facets, infacets)                                                                                    \
     RUN_EVENT(",'inputs':[{'namespace':'warehouse','name':'raw','facets':" facets ",'inputFacets':" infacets "}]")
@@ -909,6 +909,24 @@ static void test_long_error_message(void **state)
     MF_CHECK_INT("long message kept raw", json_string_length(member_at(out, "run.facets.errorMessage.message")), n * 3);
     json_decref(out);
     free(msg);
+}
+
+/* A message quoting the event's text cut short never splits a character. */
+static void test_message_utf8(void **state)
+{
+    mf_json_err_t err;
+    char name[121];
+    for (int i = 0; i < 40; i++)
+        memcpy(name + 3 * i, "\xe2\x82\xac", 3);
+    name[120] = '\0';
+    json_t *ev = jq(OUT_FACETS("{'schema':{'fields':[]}}", "{}"));
+    json_t *fields = member_at(ev, "outputs[0].facets.schema.fields");
+    json_array_append_new(fields, json_pack("{s:s}", "name", name));
+    json_array_append_new(fields, json_pack("{s:s}", "name", name));
+    MF_CHECK_INT("duplicate long name", decode(ev, &err) == NULL, 1);
+    char want[300];
+    snprintf(want, sizeof(want), "outputs[0].facets.schema.fields[1].name \"%.99s?\" is a duplicate", name);
+    MF_CHECK_STR("duplicate long name", err.msg, want);
 }
 
 int main(void)
