@@ -932,10 +932,15 @@ static void test_message_utf8(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),           cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_not_an_object),  cmocka_unit_test(test_naming),
-        cmocka_unit_test(test_limit_datasets), cmocka_unit_test(test_limit_names),
-        cmocka_unit_test(test_limit_schema),   cmocka_unit_test(test_long_error_message),
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_not_an_object),
+        cmocka_unit_test(test_naming),
+        cmocka_unit_test(test_limit_datasets),
+        cmocka_unit_test(test_limit_names),
+        cmocka_unit_test(test_limit_schema),
+        cmocka_unit_test(test_long_error_message),
+        cmocka_unit_test(test_message_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
