@@ -69,6 +69,22 @@ $(BUILD)/tests/unit_%: tests/unit/libshared/%.c $(LIBMF)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+FUZZ_DRIVERS := openlineage emit batch
+FUZZ_REPLAY  := $(FUZZ_DRIVERS:%=$(BUILD)/tests/fuzz_replay_%)
+
+$(BUILD)/tests/fuzz_replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(LIBMF)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(LIBMF) $(LDLIBS)
+
+.PHONY: fuzz-replay fuzz
+# Replays the committed fuzz corpus through each decoder's driver (tests/fuzz/README.md).
+fuzz-replay: $(FUZZ_REPLAY)
+	@set -e; for d in $(FUZZ_DRIVERS); do echo "== fuzz replay $$d"; $(BUILD)/tests/fuzz_replay_$$d tests/fuzz/corpus/$$d; done
+
+# libFuzzer builds with clang into build-fuzz/ (long runs, by hand)
+fuzz:
+	tests/fuzz/build.sh
+
 deps:
 	scripts/deps.sh
 
@@ -98,6 +114,6 @@ format:
 	clang-format -i libshared/include/mf/*.h libshared/src/*.c services/*/src/*.c
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(API_OBJ:.o=.d) $(INGEST_OBJ:.o=.d) $(UNIT_BIN:=.d)

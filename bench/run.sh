@@ -29,7 +29,7 @@
 #   MF_BENCH_WRK_THREADS [2]    wrk -t
 #   MF_BENCH_PG_POOL [8]        Postgres connections per HTTP thread, both servers
 #   MF_BENCH_LOAD_CONCURRENCY [16]  client threads of the dataset load
-#   MF_BENCH_LOG_LEVEL [info]   MF_LOG_LEVEL of mf-api during the bench
+#   MF_BENCH_LOG_LEVEL [warn]   MF_LOG_LEVEL of mf-api and mf-ingest during the bench
 #   MF_BENCH_OUT [bench/results.json]
 #   MF_BENCH_STRICT [0]         1: exit 1 when a goal is not met
 #   MF_BENCH_KEEP [0]           1: keep the work folder (logs, wrk outputs)
@@ -51,7 +51,7 @@ CONNECTIONS="${MF_BENCH_CONNECTIONS:-64}"
 WRK_THREADS="${MF_BENCH_WRK_THREADS:-2}"
 POOL="${MF_BENCH_PG_POOL:-8}"
 LOAD_CONCURRENCY="${MF_BENCH_LOAD_CONCURRENCY:-16}"
-LOG_LEVEL="${MF_BENCH_LOG_LEVEL:-info}"
+LOG_LEVEL="${MF_BENCH_LOG_LEVEL:-warn}"
 OUT="${MF_BENCH_OUT:-$ROOT/bench/results.json}"
 STRICT="${MF_BENCH_STRICT:-0}"
 KEEP="${MF_BENCH_KEEP:-0}"

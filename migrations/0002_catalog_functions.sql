@@ -159,7 +159,7 @@ LANGUAGE sql IMMUTABLE AS $$
             SELECT fa.name,
                    jsonb_build_object('type', fa.field->'type', 'nullable', fa.field->'nullable') AS f_from,
                    jsonb_build_object('type', fb.field->'type', 'nullable', fb.field->'nullable') AS f_to,
-                   (fa.field->>'type' <> fb.field->>'type'
+                   ((fa.field->>'type' <> fb.field->>'type' AND fa.field->>'type' <> '' AND fb.field->>'type' <> '')
                     OR ((fa.field->>'nullable')::boolean AND NOT (fb.field->>'nullable')::boolean)) AS breaking
             FROM fa JOIN fb USING (name)
             WHERE fa.field->>'type' <> fb.field->>'type' OR fa.field->'nullable' <> fb.field->'nullable')
@@ -306,6 +306,17 @@ BEGIN
 
     -- A new schema version when the fields' shape changed (or the first non-empty schema).
     IF cs ? 'fields' OR NOT v_keep THEN
+        IF v_keep AND existed THEN
+            -- merging (ingest): a field's tags and description that the change set leaves out are kept
+            cs := jsonb_set(cs, '{fields}', (
+                SELECT coalesce(jsonb_agg(
+                    CASE WHEN old.name IS NULL THEN nf
+                         ELSE nf || CASE WHEN nf ? 'tags' THEN '{}' ELSE jsonb_build_object('tags', to_jsonb(old.tags)) END
+                                 || CASE WHEN nf ? 'description' THEN '{}' ELSE jsonb_build_object('description', old.description) END
+                    END ORDER BY o), '[]')
+                FROM jsonb_array_elements(cs->'fields') WITH ORDINALITY AS x(nf, o)
+                LEFT JOIN fields old ON old.dataset_id = d.id AND old.name = nf->>'name'));
+        END IF;
         v_fields := mf_normalize_fields(cs->'fields');
         IF existed THEN
             SELECT fields INTO v_prev FROM dataset_versions WHERE dataset_id = d.id ORDER BY version DESC LIMIT 1;

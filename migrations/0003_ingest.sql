@@ -142,6 +142,7 @@ DECLARE
     cs jsonb;
     v_doc jsonb;
     v_ids uuid[] := '{}';      -- the datasets the event wrote, for the summary
+    v_renamed uuid[] := '{}';
     v_job uuid;
     e jsonb;
     edge record;
@@ -159,6 +160,22 @@ BEGIN
                         updated_at = now()
         WHERE id = v_job;
     END IF;
+
+    -- RENAME first, so the new name continues the old dataset (history, tags, links)
+    FOR lc IN SELECT * FROM jsonb_array_elements(coalesce(ev->'lifecycle', '[]')) LOOP
+        CONTINUE WHEN lc->>'change' <> 'RENAME' OR NOT lc ? 'new_name';
+        SELECT id INTO v_ds FROM datasets WHERE tenant_id = mf_current_tenant()
+          AND namespace = lc->'dataset'->>'namespace' AND name = lc->'dataset'->>'name';
+        CONTINUE WHEN v_ds IS NULL OR EXISTS (SELECT 1 FROM datasets WHERE tenant_id = mf_current_tenant()
+                                                AND namespace = lc->'new_name'->>'namespace' AND name = lc->'new_name'->>'name');
+        PERFORM mf_lock_datasets(v_ds || mf_neighbours(v_ds));
+        PERFORM mf_ensure_namespace(lc->'new_name'->>'namespace');
+        UPDATE datasets SET namespace = lc->'new_name'->>'namespace', name = lc->'new_name'->>'name',
+                            version = version + 1, updated_at = now()
+        WHERE id = v_ds;
+        PERFORM mf_refresh_docs(v_ds || mf_neighbours(v_ds));
+        v_renamed := v_renamed || v_ds;
+    END LOOP;
 
     FOR cs IN SELECT * FROM jsonb_array_elements(coalesce(ev->'datasets', '[]')) LOOP
         IF (cs - 'namespace' - 'name' - 'facets') = '{}' AND ev->>'source' = 'openlineage'
@@ -214,31 +231,14 @@ BEGIN
             facets = x.facets || EXCLUDED.facets;
     END IF;
 
+    -- DROP (and a RENAME whose new name already existed) after the datasets were written
     FOR lc IN SELECT * FROM jsonb_array_elements(coalesce(ev->'lifecycle', '[]')) LOOP
+        CONTINUE WHEN lc->>'change' NOT IN ('DROP', 'RENAME');
         SELECT id INTO v_ds FROM datasets WHERE tenant_id = mf_current_tenant()
           AND namespace = lc->'dataset'->>'namespace' AND name = lc->'dataset'->>'name';
-        IF lc->>'change' = 'DROP' THEN
-            UPDATE datasets SET lifecycle = 'dropped', version = version + 1, updated_at = now()
-            WHERE tenant_id = mf_current_tenant() AND namespace = lc->'dataset'->>'namespace'
-              AND name = lc->'dataset'->>'name';
-        ELSIF lc->>'change' = 'RENAME' AND lc ? 'new_name' THEN
-            -- the old name becomes the new one when the new one is not taken yet (else the old is dropped)
-            IF NOT EXISTS (SELECT 1 FROM datasets WHERE tenant_id = mf_current_tenant()
-                             AND namespace = lc->'new_name'->>'namespace' AND name = lc->'new_name'->>'name') THEN
-                PERFORM mf_ensure_namespace(lc->'new_name'->>'namespace');
-                UPDATE datasets SET namespace = lc->'new_name'->>'namespace', name = lc->'new_name'->>'name',
-                                    version = version + 1, updated_at = now()
-                WHERE tenant_id = mf_current_tenant() AND namespace = lc->'dataset'->>'namespace'
-                  AND name = lc->'dataset'->>'name';
-            ELSE
-                UPDATE datasets SET lifecycle = 'dropped', version = version + 1, updated_at = now()
-                WHERE tenant_id = mf_current_tenant() AND namespace = lc->'dataset'->>'namespace'
-                  AND name = lc->'dataset'->>'name';
-            END IF;
-        END IF;
-        IF v_ds IS NOT NULL THEN
-            PERFORM mf_refresh_docs(v_ds || mf_neighbours(v_ds));
-        END IF;
+        CONTINUE WHEN v_ds IS NULL OR (lc->>'change' = 'RENAME' AND v_ds = ANY (v_renamed));
+        UPDATE datasets SET lifecycle = 'dropped', version = version + 1, updated_at = now() WHERE id = v_ds;
+        PERFORM mf_refresh_docs(v_ds || mf_neighbours(v_ds));
     END LOOP;
 
     FOR q IN SELECT * FROM jsonb_array_elements(coalesce(ev->'quality', '[]')) LOOP

@@ -23,7 +23,7 @@ SAN_UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # h2o's thread-local recycle bins are reported at thread exit; see the file.
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 
-TOTAL=7
+TOTAL=8
 STEP=0
 RESULTS=()
 START=$SECONDS
@@ -71,7 +71,7 @@ integration() {
 # The sanitizer build and its unit tests.
 sanitizer_build() {
   ASAN_OPTIONS="$SAN_ASAN_OPTIONS" UBSAN_OPTIONS="$SAN_UBSAN_OPTIONS" \
-    make -j2 CI=true SANITIZE=address,undefined BUILD=build-san all unit
+    make -j2 CI=true SANITIZE=address,undefined BUILD=build-san all unit fuzz-replay
 }
 
 # The integration tests against the sanitizer build; a sanitizer report
@@ -84,6 +84,7 @@ sanitizer_integration() {
 step "install dependencies" scripts/deps.sh
 step "build (warnings are errors)" make -j2 CI=true
 step "unit tests" make CI=true unit
+step "fuzz corpus replay" make CI=true fuzz-replay
 if [ -f scripts/check-openapi.sh ]; then
   step "OpenAPI checks" bash scripts/check-openapi.sh
 else
@@ -93,12 +94,6 @@ step "integration tests (build/bin)" integration build/bin
 step "sanitizer build and unit tests (build-san)" sanitizer_build
 step "integration tests under ASan/UBSan (build-san/bin)" sanitizer_integration
 
-# ---------------------------------------------------------------------------
-# FUZZ REPLAY: when tests/fuzz gets a `replay` make target (replays the
-# committed corpus through each libFuzzer driver), add it here, e.g.
-#   TOTAL=$((TOTAL + 1)) above, and
-#   step "fuzz corpus replay" make -C tests/fuzz CI=true replay
-# ---------------------------------------------------------------------------
 
 banner "make test: PASSED, $STEP steps in $((SECONDS - START))s"
 printf '  %s\n' "${RESULTS[@]}"

@@ -473,6 +473,7 @@ void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...)
     } else {
         snprintf(msg, sizeof(msg), "%s", mf_error_message(err));
     }
+    mf_text_make_utf8(msg); /* a message cut mid-character, or quoting bad input, stays valid JSON */
     int status = mf_error_status(err);
     if (status >= 500)
         MF_LOG_ERROR_(&r->log, "answering %d: %s", status, msg);

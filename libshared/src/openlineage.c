@@ -126,59 +126,11 @@ static int object_member(json_t *obj, const char *path, const char *key, int fla
     return mf_json_object(obj, path, key, flags | MF_JSON_NULLABLE, out, err);
 }
 
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return days[m - 1];
-}
-
-/* n decimal digits at s as a number, or -1. */
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/* 1 when s is an RFC 3339 date-time with an offset ("2024-05-01T10:00:00.123Z", "...+02:00"). */
-static int rfc3339_ok(const char *s, size_t len)
-{
-    if (len < 20 || len > OL_TIME_MAX)
-        return 0;
-    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
-    int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60 ||
-        s[4] != '-' || s[7] != '-' || strchr("Tt ", s[10]) == NULL || s[10] == '\0' || s[13] != ':' || s[16] != ':' ||
-        d > days_in_month(y, mo))
-        return 0;
-    size_t p = 19;
-    if (s[p] == '.') {
-        size_t start = ++p;
-        while (p < len && s[p] >= '0' && s[p] <= '9')
-            p++;
-        if (p == start || p - start > 9)
-            return 0;
-    }
-    if (p < len && (s[p] == 'Z' || s[p] == 'z'))
-        return p + 1 == len;
-    if (p < len && (s[p] == '+' || s[p] == '-')) {
-        int oh = p + 6 == len ? digits(s + p + 1, 2) : -1, om = p + 6 == len ? digits(s + p + 4, 2) : -1;
-        return oh >= 0 && oh <= 23 && om >= 0 && om <= 59 && s[p + 3] == ':';
-    }
-    return 0;
-}
-
 /* obj[key] as an RFC 3339 time (borrowed), NULL when absent. */
 static int time_member(json_t *obj, const char *path, const char *key, int flags, const char **out, mf_json_err_t *err)
 {
     int rc = mf_json_string(obj, path, key, flags, 1, OL_TIME_MAX, out, err);
-    if (rc == 0 && *out != NULL && !rfc3339_ok(*out, strlen(*out))) {
+    if (rc == 0 && *out != NULL && !mf_time_is_rfc3339(*out)) {
         char where[OL_PATH];
         path_key(where, path, key);
         return mf_json_fail(err, "%s must be an RFC 3339 date-time with an offset (2024-05-01T10:00:00Z)", where);

@@ -281,6 +281,27 @@ int mf_text_is_clean(const char *s, size_t len, int allow_newlines)
     return 1;
 }
 
+void mf_text_make_utf8(char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+        if (ok && len > 1) {
+            /* overlongs, surrogates and out-of-range forms */
+            ok = mf_text_is_clean(s + i, len, 0) || ((unsigned char)s[i] == 0xc2 && (unsigned char)s[i + 1] < 0xa0);
+        }
+        if (!ok) {
+            s[i++] = '?';
+            continue;
+        }
+        i += len;
+    }
+}
+
 int mf_parse_int(const char *s, size_t len, long long min, long long max, long long *out)
 {
     char buf[32];

@@ -296,7 +296,11 @@ def test_emit_bad_input_names_the_field(ing, body, message):
 def test_emit_input_that_cannot_apply_is_400_at_intake(ing, what, body):
     """Bad input gets 400 naming the field at intake (DESIGN: data flow 1), not a
     202 for an event the worker can never apply."""
-    r = ing.post("/api/v1/emit", body)
+    _assert_400_at_intake(ing, "/api/v1/emit", what, body)
+
+
+def _assert_400_at_intake(ing, path, what, body):
+    r = ing.post(path, body)
     assert r.status_code == 400, "%s: expected 400 at intake, got %d %s%s" % (
         what, r.status_code, r.text[:300],
         "; the worker says: %s" % ing.wait_event(r.json()["event_id"]) if r.status_code == 202 else "")
@@ -646,7 +650,7 @@ def _set(path, value):
           ol_facet(fields=[{"type": "int"}])), "outputs[0].facets.schema.fields[0].name"),
     (_set(["run", "facets", "parent"], ol_facet(job={"namespace": "a", "name": "b"})),
      "run.facets.parent.run"),
-], ids=lambda v: v if isinstance(v, str) else None)
+], ids=lambda v: v if isinstance(v, str) else "")
 def test_openlineage_bad_event_names_the_field(ing, mutate, message):
     ev = _ol_base()
     mutate(ev)
@@ -674,6 +678,19 @@ def test_openlineage_placeholder_and_unknown_input(ing, api):
     src = dataset(api, "db.s.never_described", "postgres://h:5432")
     assert src["downstream"] == [{"namespace": "s3://b", "name": "written"}]
     assert src["placeholder"] is True, src
+
+
+@pytest.mark.parametrize("what,mutate", [
+    ("eventTime in year 0", _set(["eventTime"], "0000-01-01T00:00:00Z")),
+    ("nominalStartTime in year 0", _set(["run", "facets", "nominalTime"],
+                                        ol_facet(nominalStartTime="0000-06-01T00:00:00Z"))),
+    ("eventTime on 30 February", _set(["eventTime"], "2026-02-30T00:00:00Z")),
+    ("eventTime at 24:00", _set(["eventTime"], "2026-02-03T24:00:00Z")),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_openlineage_input_that_cannot_apply_is_400_at_intake(ing, what, mutate):
+    ev = _ol_base()
+    mutate(ev)
+    _assert_400_at_intake(ing, "/api/v1/lineage", what, ev)
 
 
 # --------------------------------------------------------------------------

@@ -60,6 +60,9 @@ int mf_time_is_rfc3339(const char *s);
  * only when allow_newlines), else 0. */
 int mf_text_is_clean(const char *s, size_t len, int allow_newlines);
 
+/* Replace, in place, every byte of s (NUL-terminated) that is not part of valid UTF-8 by '?'. */
+void mf_text_make_utf8(char *s);
+
 /* Parse a base-10 integer from s[0..len) within [min,max]. 0 or MF_EINVALID_REQUEST. */
 int mf_parse_int(const char *s, size_t len, long long min, long long max, long long *out) MF_MUST_CHECK;
 

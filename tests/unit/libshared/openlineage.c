@@ -709,7 +709,7 @@ static const naming_row_t naming_rows[] = {
     {"gs://my-bucket", "path/to/file.parquet"},
     {"abfss://container@account.dfs.core.windows.net", "path/to/data"},
     {"hdfs://namenode:8020", "/user/hive/warehouse/orders"},
-    {"file", "/tmp/exports/orders.csv"},
+    {"file", "/data/exports/orders.csv"},
     {"bigquery", "my-project.analytics.orders"},
     {"kafka://broker-1.example.com:9092", "orders-topic"},
     {"snowflake://acme-eu_west", "ANALYTICS.PUBLIC.ORDERS"},
