@@ -500,7 +500,8 @@ cmd_up() {
   MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$ingest_port" \
     setsid "$ingest" serve </dev/null >>"$ingest_log" 2>&1 9>&- &
   echo "$!" >"$INGEST_PID"
-  setsid "$ingest" work </dev/null >>"$RUN/logs/mf-ingest-work.log" 2>&1 9>&- &
+  MF_WORKER_HTTP_PORT="${MF_WORKER_PORT:-$(free_port)}" \
+    setsid "$ingest" work </dev/null >>"$RUN/logs/mf-ingest-work.log" 2>&1 9>&- &
   echo "$!" >"$WORKER_PID"
   ready=0
   for ((i = 0; i < 300; i++)); do

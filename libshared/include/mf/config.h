@@ -34,6 +34,7 @@
     X(INGEST_BATCH, "MF_INGEST_BATCH", INT, "256", 1, 10000, "Events a worker applies per transaction.") \
     X(INGEST_MAX_TRIES, "MF_INGEST_MAX_TRIES", INT, "3", 1, 100, "Deliveries of a failing event before it goes to the dead-letter stream.") \
     X(INGEST_CLAIM_IDLE_MS, "MF_INGEST_CLAIM_IDLE_MS", INT, "30000", 10, 86400000, "Idle time after which a pending event (dead worker, or a retry) is reclaimed.") \
+    X(WORKER_HTTP_PORT, "MF_WORKER_HTTP_PORT", INT, "0", 0, 65535, "Port of the worker's /healthz, /readyz and /metrics (0: none).") \
     X(INGEST_CONSUMER, "MF_INGEST_CONSUMER", STR, "", 0, 128, "Consumer name of this worker in the group (empty: host-pid).") \
     X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
 

@@ -18,6 +18,7 @@
  *
  * Blocking I/O is fine here: a worker has no event loop.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +30,9 @@
 #include <libpq-fe.h>
 #include "ingest.h"
 #include "mf/config.h"
+#include "mf/http.h"
 #include "mf/log.h"
+#include "mf/metrics.h"
 #include "mf/pg.h"
 #include "mf/redis.h"
 #include "mf/util.h"
@@ -38,6 +41,11 @@
 
 static volatile sig_atomic_t stopping;
 static void on_signal(int sig) { stopping = 1; }
+
+/* Worker figures for /metrics (when MF_WORKER_HTTP_PORT is set). */
+static mf_metric_t *m_applied, *m_duplicates, *m_failed, *m_batches;
+static long long stream_length = -1; /* sampled by the worker loop */
+static double stream_lag(void) { return (double)__atomic_load_n(&stream_length, __ATOMIC_RELAXED); }
 
 typedef struct {
     PGconn *pg;
@@ -188,6 +196,7 @@ static void dead_letter(worker_t *w, entry_t *e, long long attempts, const char 
     freeReplyObject(rep);
     ack(w, e->id);
     w->failed++;
+    mf_metrics_add(m_failed, 1);
 }
 
 /* Apply a batch; returns 0 when every entry was handled (acked or left pending on purpose). */
@@ -218,6 +227,7 @@ static void apply(worker_t *w, entry_t *entries, size_t n)
         return;
     }
     PGresult *res = NULL;
+    mf_metrics_add(m_batches, 1);
     while (ensure_pg(w) == 0) {
         const char *params[] = {arr};
         res = PQexecParams(w->pg, "SELECT event_id, status, detail FROM mf_apply_events($1::jsonb)", 1, NULL, params,
@@ -258,10 +268,13 @@ static void apply(worker_t *w, entry_t *entries, size_t n)
             break;
         if (strcmp(status, "applied") == 0 || strcmp(status, "duplicate") == 0) {
             ack(w, e->id);
-            if (status[0] == 'a')
+            if (status[0] == 'a') {
                 w->applied++;
-            else
+                mf_metrics_add(m_applied, 1);
+            } else {
                 w->duplicates++;
+                mf_metrics_add(m_duplicates, 1);
+            }
             continue;
         }
         long long tries = deliveries(w, e->id);
@@ -307,7 +320,7 @@ static void reclaim(worker_t *w, entry_t *entries, size_t cap)
     }
 }
 
-int mf_ingest_work(void)
+static int work_loop(void)
 {
     worker_t w = {0};
     w.stream = mf_config_str(MF_CFG_INGEST_STREAM);
@@ -319,12 +332,6 @@ int mf_ingest_work(void)
         gethostname(host, sizeof(host) - 1);
         snprintf(w.consumer, sizeof(w.consumer), "%s-%d", host, (int)getpid());
     }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     size_t cap = (size_t)mf_config_int(MF_CFG_INGEST_BATCH);
     entry_t *entries = mf_calloc(cap, sizeof(*entries));
     if (ensure_redis(&w) != 0 || ensure_pg(&w) != 0)
@@ -333,6 +340,10 @@ int mf_ingest_work(void)
     uint64_t next_claim = 0;
     while (!stopping) {
         if (mf_now_ms() >= next_claim) {
+            redisReply *len = command(&w, "XLEN %s", w.stream);
+            if (len != NULL && len->type == REDIS_REPLY_INTEGER)
+                __atomic_store_n(&stream_length, len->integer, __ATOMIC_RELAXED);
+            freeReplyObject(len);
             reclaim(&w, entries, cap);
             uint64_t idle = (uint64_t)mf_config_int(MF_CFG_INGEST_CLAIM_IDLE_MS);
             next_claim = mf_now_ms() + (idle / 2 < 5000 ? idle / 2 : 5000);
@@ -365,4 +376,47 @@ int mf_ingest_work(void)
     PQfinish(w.pg);
     redisFree(w.redis);
     return 0;
+}
+
+static void *work_thread(void *arg)
+{
+    *(int *)arg = work_loop();
+    return NULL;
+}
+
+int mf_ingest_work(void)
+{
+    m_applied = mf_metrics_counter("mf_ingest_events_applied_total", "Events applied to the catalog.");
+    m_duplicates = mf_metrics_counter("mf_ingest_events_duplicate_total", "Redelivered events that were already applied.");
+    m_failed = mf_metrics_counter("mf_ingest_events_failed_total", "Events moved to the dead-letter stream.");
+    m_batches = mf_metrics_counter("mf_ingest_batches_total", "Batches applied (one transaction each).");
+    mf_metrics_gauge_fn("mf_ingest_stream_length", "Events on the stream not yet applied (sampled).", stream_lag);
+    signal(SIGPIPE, SIG_IGN);
+    long long port = mf_config_int(MF_CFG_WORKER_HTTP_PORT);
+    if (port == 0) {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        return work_loop();
+    }
+    /* With a port: the HTTP server (health, readiness, metrics) owns the signals; the
+     * worker runs beside it and stops when the server does. */
+    char err[256], text[16];
+    snprintf(text, sizeof(text), "%lld", port);
+    if (mf_config_set(MF_CFG_HTTP_PORT, text, err, sizeof(err)) != 0 ||
+        mf_config_set(MF_CFG_HTTP_THREADS, "1", err, sizeof(err)) != 0 ||
+        mf_config_set(MF_CFG_PG_POOL_SIZE, "1", err, sizeof(err)) != 0) {
+        MF_LOG_ERROR_(NULL, "%s", err);
+        return 2;
+    }
+    int rc = 0;
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, work_thread, &rc) != 0)
+        return 1;
+    mf_http_enable_redis();
+    int http_rc = mf_http_run("mf-ingest-work");
+    stopping = 1;
+    pthread_join(tid, NULL);
+    return http_rc != 0 ? 1 : rc;
 }
