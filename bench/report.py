@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Turns the wrk outputs of one `make bench` run into a table and results.json.
+"""Turns the outputs of one `make bench` run into a table and results.json.
 
     report.py --dir WORKDIR/wrk --meta WORKDIR/meta.json --out bench/results.json
 
-WORKDIR/wrk holds one wrk output per measurement and round, named
-`<measurement>.<round>.txt` (measurements: raw_hello, raw_select,
-raw_select_prepared, mf_healthz, mf_get_dataset). With several rounds the median of each number is used.
-meta.json carries what run.sh knows (configuration, load rate, versions).
+WORKDIR/wrk holds one output per measurement and round, named
+`<measurement>.<round>.<ext>`: wrk outputs (.txt: raw_hello, raw_select,
+raw_select_prepared, mf_healthz, mf_get_dataset, mf_emit, mf_emit_lag),
+redis-benchmark --csv outputs (.txt: redis_xadd), and JSON written by
+run.sh / ingest_tool.py (.json: mf_persist, raw_insert, accept_lag). With
+several rounds the median of each number is used. meta.json carries what
+run.sh knows (configuration, load rate, versions).
 
 Exit status: 0 when every measurement is valid (at most 1% non-2xx answers
-or socket errors), 1 otherwise. Goals met or not do not change it unless
---strict is given.
+or socket errors; every persisted event applied, none failed), 1 otherwise.
+Goals met or not do not change it unless --strict is given.
 """
 import argparse
 import datetime
@@ -20,27 +23,44 @@ import re
 import statistics
 import sys
 
+# name: (what, kind, ingest benchmark?)
 MEASUREMENTS = {
-    "raw_hello": "raw h2o: GET /hello (constant JSON)",
-    "raw_select": "raw h2o + libpq: GET /datasets/{name} (one SELECT, PQsendQueryParams)",
-    "raw_select_prepared": "raw h2o + libpq: the same SELECT, prepared once per connection",
-    "mf_healthz": "MetaFuse: GET /healthz",
-    "mf_get_dataset": "MetaFuse: GET /api/v1/datasets/{name} (API key)",
+    "raw_hello": ("raw h2o: GET /hello (constant JSON)", "wrk", False),
+    "raw_select": ("raw h2o + libpq: GET /datasets/{name} (one SELECT, PQsendQueryParams)", "wrk", False),
+    "raw_select_prepared": ("raw h2o + libpq: the same SELECT, prepared once per connection", "wrk", False),
+    "mf_healthz": ("MetaFuse: GET /healthz", "wrk", False),
+    "mf_get_dataset": ("MetaFuse: GET /api/v1/datasets/{name} (API key)", "wrk", False),
+    "mf_emit": ("MetaFuse: POST /api/v1/emit, ~1 KB event (no worker running)", "wrk", True),
+    "redis_xadd": ("redis-benchmark: XADD of the same payload size, same clients", "redis", True),
+    "mf_persist": ("MetaFuse: events applied by one mf-ingest worker", "json", True),
+    "raw_insert": ("psql: the same dataset rows, multi-row INSERT per batch", "json", True),
+    "mf_emit_lag": ("MetaFuse: POST /api/v1/emit with one worker running", "wrk", True),
+    "accept_lag": ("stream length (XLEN) sampled during mf_emit_lag", "lag", True),
 }
 
-# (figure id, what, ours, baseline)
+# (figure id, what, ours, baseline, unit)
 FIGURES = [
-    ("http_layer", "HTTP layer: GET /healthz vs raw hello", "mf_healthz", "raw_hello"),
-    ("get_dataset", "GET /api/v1/datasets/{name} vs raw SELECT", "mf_get_dataset", "raw_select"),
+    ("http_layer", "HTTP layer: GET /healthz vs raw hello", "mf_healthz", "raw_hello", "req/s"),
+    ("get_dataset", "GET /api/v1/datasets/{name} vs raw SELECT", "mf_get_dataset", "raw_select", "req/s"),
     ("get_dataset_vs_prepared", "GET /api/v1/datasets/{name} vs raw prepared SELECT", "mf_get_dataset",
-     "raw_select_prepared"),
+     "raw_select_prepared", "req/s"),
+    ("accept", "Accept: POST /api/v1/emit vs redis-benchmark XADD", "mf_emit", "redis_xadd", "req/s"),
+    ("persist", "Persist: events/s of one worker vs raw INSERT rows/s", "mf_persist", "raw_insert", "/s"),
 ]
 
 GOALS = [
     # (goal id, text, figure, key, op, target)
     ("get_dataset_ratio", "GET dataset throughput >= 0.7 x raw libpq SELECT", "get_dataset", "ratio", ">=", 0.7),
     ("get_dataset_p99", "GET dataset p99 <= 10 ms", "get_dataset", "p99_ms", "<=", 10.0),
+    ("accept_ratio", "Accept (emit) >= 1.0 x redis-benchmark XADD", "accept", "ratio", ">=", 1.0),
+    ("persist_ratio", "Persist (one worker) >= 0.5 x raw batched INSERT", "persist", "ratio", ">=", 0.5),
+    ("accept_lag_bounded", "Stream lag bounded under the accept load, 1 worker", "lag", "growth_fraction", "<=",
+     0.05),
 ]
+
+# The lag counts as bounded when, over the second half of the run, the stream
+# grew by at most this fraction of the rate the events came in at.
+LAG_GROWTH_MAX = 0.05
 
 MAX_ERROR_FRACTION = 0.01
 
@@ -74,10 +94,78 @@ def parse_wrk(text):
     m = re.search(r"non-200 responses:\s+(\d+)", text)
     if m:
         out["non_200"] = int(m.group(1))
+    m = re.search(r"non-202 responses:\s+(\d+)", text)
+    if m:
+        out["non_202"] = int(m.group(1))
+    m = re.search(r"^body bytes:\s+(\d+)", text, re.M)
+    if m:
+        out["body_bytes"] = int(m.group(1))
+    m = re.search(r"^queued:\s+(\d+)", text, re.M)
+    if m:
+        out["queued"] = int(m.group(1))
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     out["socket_errors"] = sum(int(g) for g in m.groups()) if m else 0
-    bad = out["non_2xx"] + out["socket_errors"]
+    bad = max(out["non_2xx"], out.get("non_202", 0)) + out["socket_errors"]
     out["error_fraction"] = round(bad / out["requests"], 5) if out["requests"] else 1.0
+    return out
+
+
+def parse_redis_benchmark(text):
+    """The CSV line of `redis-benchmark --csv` plus the lines run.sh appends."""
+    out = None
+    for line in text.splitlines():
+        cells = [c.strip().strip('"') for c in line.split(",")]
+        if len(cells) >= 8 and cells[0] != "test":
+            try:
+                out = {"rps": float(cells[1]), "p50_ms": float(cells[4]), "p95_ms": float(cells[5]),
+                       "p99_ms": float(cells[6]), "max_ms": float(cells[7])}
+            except ValueError:
+                continue
+    if out is None:
+        raise ValueError("no redis-benchmark CSV result line")
+    m = re.search(r"^requests: (\d+)", text, re.M)
+    out["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"^xlen: (\d+)", text, re.M)
+    out["stream_length"] = int(m.group(1)) if m else None
+    # every XADD answered must be on the stream
+    out["error_fraction"] = 0.0
+    if out["requests"] and out["stream_length"] is not None:
+        out["error_fraction"] = round(max(0, out["requests"] - out["stream_length"]) / out["requests"], 5)
+    out["non_2xx"] = 0
+    out["socket_errors"] = 0
+    return out
+
+
+def parse_json(text):
+    out = json.loads(text)
+    if not isinstance(out, dict):
+        raise ValueError("not a JSON object")
+    if "per_second" in out:
+        if out["per_second"] is None:
+            raise ValueError("no rate measured")
+        out["rps"] = out["per_second"]
+    return out
+
+
+def lag_summary(d, accepted_rps):
+    """Is the stream length bounded? Least-squares growth over the second half of the samples."""
+    samples = d.get("samples") or []
+    out = dict(d)
+    if len(samples) < 4:
+        out["error"] = "too few stream-length samples"
+        return out
+    half = [s for s in samples if s[0] >= samples[-1][0] / 2] or samples
+    n = len(half)
+    mt = sum(s[0] for s in half) / n
+    mx = sum(s[1] for s in half) / n
+    var = sum((s[0] - mt) ** 2 for s in half)
+    slope = sum((s[0] - mt) * (s[1] - mx) for s in half) / var if var else 0.0
+    out["growth_per_s_second_half"] = round(slope, 1)
+    out["max_length"] = max(s[1] for s in samples)
+    out["final_length"] = samples[-1][1]
+    out["accepted_rps"] = accepted_rps
+    out["growth_fraction"] = round(slope / accepted_rps, 4) if accepted_rps else None
+    out["bounded"] = out["growth_fraction"] is not None and out["growth_fraction"] <= LAG_GROWTH_MAX
     return out
 
 
@@ -89,37 +177,63 @@ def median(values):
 def collect(wrk_dir):
     runs = {}
     for name in sorted(os.listdir(wrk_dir)):
-        m = re.fullmatch(r"([a-z_]+)\.(\d+)\.txt", name)
+        m = re.fullmatch(r"([a-z_]+)\.(\d+)\.(txt|json)", name)
         if not m or m.group(1) not in MEASUREMENTS:
             continue
+        kind = MEASUREMENTS[m.group(1)][1]
         with open(os.path.join(wrk_dir, name), encoding="utf-8", errors="replace") as f:
             text = f.read()
         try:
-            parsed = parse_wrk(text)
-        except ValueError as e:
+            if kind == "wrk":
+                parsed = parse_wrk(text)
+            elif kind == "redis":
+                parsed = parse_redis_benchmark(text)
+            else:
+                parsed = parse_json(text)
+        except (ValueError, KeyError) as e:
             parsed = {"error": str(e)}
         parsed["round"] = int(m.group(2))
         runs.setdefault(m.group(1), []).append(parsed)
     result = {}
     for key, rounds in runs.items():
         rounds.sort(key=lambda r: r["round"])
+        what, kind, _ = MEASUREMENTS[key]
+        entry = {"what": what, "rounds": rounds}
+        if kind == "lag":
+            emit = runs.get("mf_emit_lag", [{}])[0]
+            d = lag_summary(rounds[0], emit.get("rps"))
+            d.pop("round", None)
+            entry.update({k: v for k, v in d.items() if k != "samples"})
+            entry["valid"] = "error" not in d and "error" not in emit
+            result[key] = entry
+            continue
         ok = [r for r in rounds if "error" not in r]
-        entry = {"what": MEASUREMENTS[key], "rounds": rounds}
         if ok:
-            for field in ("rps", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "error_fraction"):
-                entry[field] = round(median([r[field] for r in ok]), 3)
-            entry["requests"] = sum(r["requests"] for r in ok)
-            entry["non_2xx"] = sum(r["non_2xx"] for r in ok)
-            entry["socket_errors"] = sum(r["socket_errors"] for r in ok)
-            entry["valid"] = len(ok) == len(rounds) and all(r["error_fraction"] <= MAX_ERROR_FRACTION for r in ok)
+            for field in ("rps", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "error_fraction", "seconds"):
+                vals = [r.get(field) for r in ok]
+                if any(v is not None for v in vals):
+                    entry[field] = round(median(vals), 3)
+            if kind in ("wrk", "redis"):
+                entry["requests"] = sum(r.get("requests", 0) for r in ok)
+                entry["non_2xx"] = sum(r.get("non_2xx", 0) for r in ok)
+                entry["socket_errors"] = sum(r.get("socket_errors", 0) for r in ok)
+                entry["valid"] = len(ok) == len(rounds) and all(r["error_fraction"] <= MAX_ERROR_FRACTION for r in ok)
+            else:
+                for field in ("events", "applied", "failures", "rows", "inserted"):
+                    if any(field in r for r in ok):
+                        entry[field] = sum(r.get(field, 0) for r in ok)
+                for field in ("rows_inserted_per_event", "rows_updated_per_event"):
+                    if any(field in r for r in ok):
+                        entry[field] = median([r.get(field) for r in ok])
+                entry["valid"] = len(ok) == len(rounds) and all(r.get("valid") for r in ok)
         else:
             entry["valid"] = False
         result[key] = entry
     return result
 
 
-def fmt_rps(v):
-    return "-" if v is None else "{:,.0f} req/s".format(v)
+def fmt_rate(v, unit="req/s"):
+    return "-" if v is None else "{:,.0f} {}".format(v, unit)
 
 
 def fmt_ms(v):
@@ -138,6 +252,10 @@ def print_table(head, rows):
         print(fmt(row))
 
 
+# the unit of each measurement's rate, as printed
+UNITS = {"mf_persist": "events/s", "raw_insert": "rows/s"}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
@@ -148,10 +266,14 @@ def main():
 
     with open(args.meta, encoding="utf-8") as f:
         meta = json.load(f)
+    ingest = (meta.get("ingest") or {}).get("enabled", False)
+    expected = [k for k, (_, _, is_ingest) in MEASUREMENTS.items() if ingest or not is_ingest]
     runs = collect(args.dir)
 
     figures = []
-    for fid, what, ours, base in FIGURES:
+    for fid, what, ours, base, unit in FIGURES:
+        if ours not in expected:
+            continue
         o, b = runs.get(ours, {}), runs.get(base, {})
         ratio = None
         if o.get("rps") and b.get("rps"):
@@ -161,13 +283,14 @@ def main():
         b_by_round = {r["round"]: r for r in b.get("rounds", []) if "error" not in r}
         for r in o.get("rounds", []):
             br = b_by_round.get(r["round"])
-            if "error" not in r and br is not None and br["rps"]:
+            if "error" not in r and br is not None and br.get("rps"):
                 per_round.append(round(r["rps"] / br["rps"], 3))
         figures.append({
             "id": fid,
             "what": what,
             "measurement": ours,
             "baseline_measurement": base,
+            "unit": unit,
             "value_rps": o.get("rps"),
             "baseline_rps": b.get("rps"),
             "ratio": ratio,
@@ -179,9 +302,14 @@ def main():
             "valid": bool(o.get("valid")) and bool(b.get("valid")),
         })
     by_id = {f["id"]: f for f in figures}
+    if "accept_lag" in expected:
+        lag = runs.get("accept_lag", {})
+        by_id["lag"] = {"growth_fraction": lag.get("growth_fraction"), "valid": bool(lag.get("valid"))}
 
     goals = []
     for gid, text, fid, key, op, target in GOALS:
+        if fid not in by_id:
+            continue
         value = by_id[fid].get(key)
         met = None
         if value is not None and by_id[fid]["valid"]:
@@ -217,36 +345,86 @@ def main():
         print("load: %s datasets via POST /api/v1/datasets in %.1f s = %s datasets/s (%s client threads)" % (
             "{:,}".format(load.get("datasets", 0)), load.get("seconds", 0),
             "{:,.0f}".format(load.get("per_second") or 0), load.get("concurrency")))
+    ing = meta.get("ingest") or {}
+    if ingest:
+        print("ingest: emit body %s bytes (queued envelope %s bytes), XADD payload %s bytes; persist: %s events "
+              "per round, worker batch %s" % (ing.get("emit_body_bytes"), ing.get("envelope_bytes"),
+                                               ing.get("xadd_payload_bytes"), ing.get("persist_events"),
+                                               ing.get("worker_batch")))
     print()
     head = ("figure", "value", "baseline", "ratio", "p99 ours", "p99 raw")
     rows = []
     for f in figures:
-        rows.append((f["what"] + ("" if f["valid"] else "  [INVALID]"), fmt_rps(f["value_rps"]), fmt_rps(f["baseline_rps"]),
-                     "-" if f["ratio"] is None else "%.2f" % f["ratio"], fmt_ms(f["p99_ms"]), fmt_ms(f["baseline_p99_ms"])))
+        vu = UNITS.get(f["measurement"], "req/s")
+        bu = UNITS.get(f["baseline_measurement"], "req/s")
+        rows.append((f["what"] + ("" if f["valid"] else "  [INVALID]"), fmt_rate(f["value_rps"], vu),
+                     fmt_rate(f["baseline_rps"], bu), "-" if f["ratio"] is None else "%.2f" % f["ratio"],
+                     fmt_ms(f["p99_ms"]), fmt_ms(f["baseline_p99_ms"])))
     print_table(head, rows)
     print()
-    head = ("measurement", "req/s", "p50", "p99", "requests", "non-2xx", "sock err")
+    head = ("measurement", "rate", "p50", "p99", "count", "errors")
     rows = []
-    for key in MEASUREMENTS:
+    for key in expected:
+        what, kind, _ = MEASUREMENTS[key]
         r = runs.get(key, {})
-        rows.append((key + ": " + MEASUREMENTS[key] + ("" if r.get("valid") else "  [INVALID]"),
-                     "-" if r.get("rps") is None else "{:,.0f}".format(r["rps"]), fmt_ms(r.get("p50_ms")),
-                     fmt_ms(r.get("p99_ms")), "{:,}".format(r.get("requests", 0)), str(r.get("non_2xx", "-")),
-                     str(r.get("socket_errors", "-"))))
+        label = key + ": " + what + ("" if r.get("valid") else "  [INVALID]")
+        if kind == "lag":
+            rows.append((label, "-" if r.get("growth_per_s_second_half") is None
+                         else "{:+,.0f} /s".format(r["growth_per_s_second_half"]), "-", "-",
+                         "max {:,}".format(r.get("max_length", 0)), "-"))
+            continue
+        if kind in ("wrk", "redis"):
+            count = "{:,}".format(r.get("requests", 0))
+            errors = str(r.get("non_2xx", 0) + r.get("socket_errors", 0)) if r else "-"
+        elif key == "mf_persist":
+            count = "{:,}".format(r.get("applied", 0))
+            errors = str(r.get("failures", "-"))
+        else:
+            count = "{:,}".format(r.get("inserted", 0))
+            errors = "-"
+        rows.append((label, fmt_rate(r.get("rps"), UNITS.get(key, "req/s")), fmt_ms(r.get("p50_ms")),
+                     fmt_ms(r.get("p99_ms")), count, errors))
     print_table(head, rows)
+    if ingest:
+        p = runs.get("mf_persist", {})
+        if p.get("rows_inserted_per_event") is not None:
+            print()
+            print("persist: the worker inserted %.1f and updated %.1f rows per event (raw baseline: 1 row per event)"
+                  % (p["rows_inserted_per_event"], p.get("rows_updated_per_event") or 0))
+            last = next((x for x in reversed(p.get("rounds", [])) if "rows_written" in x), None)
+            if last:
+                print("         " + ", ".join("%s +%d/~%d" % (t, v["inserted"], v["updated"])
+                                              for t, v in sorted(last["rows_written"].items(),
+                                                                 key=lambda kv: -kv[1]["inserted"] - kv[1]["updated"])))
+        lag = runs.get("accept_lag", {})
+        if lag.get("max_length") is not None:
+            print("lag: with one worker, the stream grew %+.0f events/s over the second half of the accept run "
+                  "(%s of the %s req/s accepted); max %s, %s left at the end; the worker applied %s" % (
+                      lag.get("growth_per_s_second_half") or 0,
+                      "-" if lag.get("growth_fraction") is None else "%.0f%%" % (100 * lag["growth_fraction"]),
+                      "{:,.0f}".format(lag.get("accepted_rps") or 0), "{:,}".format(lag["max_length"]),
+                      "{:,}".format(lag.get("xlen_after", lag.get("final_length", 0))),
+                      "{:,}".format(lag.get("applied_by_worker", 0))))
     print()
     print("goals:")
     for g in goals:
         state = "met" if g["met"] else ("not met" if g["met"] is False else "unknown (invalid run)")
         value = "-" if g["value"] is None else ("%.2f" % g["value"])
-        print("  %-52s %8s  %s" % (g["goal"], value, state))
+        print("  %-54s %8s  %-8s %s" % (g["goal"], value, g["target"], state))
     for key, r in runs.items():
-        if not r.get("valid"):
-            print("INVALID: %s: %s non-2xx, %s socket errors in %s requests (max %.0f%%)%s" % (
-                key, r.get("non_2xx"), r.get("socket_errors"), r.get("requests"), MAX_ERROR_FRACTION * 100,
-                "".join("; round %d: %s" % (x["round"], x["error"]) for x in r["rounds"] if "error" in x)),
+        if not r.get("valid") and MEASUREMENTS[key][1] == "lag":
+            print("INVALID: %s: %s" % (key, r.get("error", "the run beside it (mf_emit_lag) is invalid")),
+                  file=sys.stderr)
+        elif not r.get("valid"):
+            print("INVALID: %s: %s%s" % (
+                key, ("%s non-2xx, %s socket errors in %s requests (max %.0f%%)" % (
+                    r.get("non_2xx"), r.get("socket_errors"), r.get("requests"), MAX_ERROR_FRACTION * 100))
+                if MEASUREMENTS[key][1] in ("wrk", "redis") else
+                "applied %s of %s, %s failed" % (r.get("applied", r.get("inserted")), r.get("events", r.get("rows")),
+                                                 r.get("failures", 0)),
+                "".join("; round %d: %s" % (x["round"], x["error"]) for x in r.get("rounds", []) if "error" in x)),
                 file=sys.stderr)
-    missing = [k for k in MEASUREMENTS if k not in runs]
+    missing = [k for k in expected if k not in runs]
     for k in missing:
         print("MISSING: %s" % k, file=sys.stderr)
     print()

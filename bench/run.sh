@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# make bench: MetaFuse read path against raw baselines measured in the same run.
+# make bench: MetaFuse against raw baselines measured in the same run.
 #
-# Builds mf-api (make) and the raw baseline server (bench/raw_server.c ->
-# build/bin/mf-bench-raw), starts a throwaway Postgres and Redis
-# (scripts/stack.sh infra-up), migrates, starts `mf-api serve` with two HTTP
-# threads, creates a tenant, loads datasets into it through the API, then
-# measures with wrk (same wrk settings for every run):
+# Builds mf-api and mf-ingest (make) and the raw baseline server
+# (bench/raw_server.c -> build/bin/mf-bench-raw), starts a throwaway Postgres
+# and Redis (scripts/stack.sh infra-up), migrates, starts `mf-api serve` with
+# two HTTP threads, creates a tenant, loads datasets into it through the API,
+# then measures (same wrk settings for every HTTP run):
 #
 #   raw_hello       raw h2o, GET /hello (constant JSON)
 #   mf_healthz      mf-api, GET /healthz
@@ -13,28 +13,42 @@
 #                   sent with PQsendQueryParams (parsed and planned each time)
 #   raw_select_prepared  the same SELECT prepared once per connection
 #   mf_get_dataset  mf-api, GET /api/v1/datasets/{random name} with the tenant key
+#   mf_emit         mf-ingest serve, POST /api/v1/emit of ~1 KB events (no worker)
+#   redis_xadd      redis-benchmark, XADD of a payload of the same size, same
+#                   client count, same Redis
+#   mf_persist      one `mf-ingest work`: events applied per second from a stream
+#                   loaded beforehand with envelopes shaped as mf-ingest writes them
+#   raw_insert      the same dataset rows as multi-row INSERTs of the worker's batch
+#                   size into a scratch copy of the datasets table (psql)
+#   mf_emit_lag     POST /api/v1/emit again, with one worker running; the stream
+#                   length is sampled meanwhile (is the lag bounded?)
 #
-# and prints ratio = ours / raw for the HTTP layer (healthz vs hello) and the
-# dataset read (GET dataset vs raw SELECT, and vs the prepared SELECT), with
-# p99 latencies and the goals (judged against raw_select).
-# Writes bench/results.json. Everything it starts is stopped on exit, also on
-# error or Ctrl-C.
+# and prints ratio = ours / raw for each figure (HTTP layer, GET dataset vs
+# the raw and the prepared SELECT, accept, persist) with p99 latencies and the
+# goals. Writes bench/results.json. Everything it starts is stopped on exit,
+# also on error or Ctrl-C.
 #
 # Environment (defaults in brackets):
 #   MF_BENCH_DURATION [10]      seconds per measured run
 #   MF_BENCH_WARMUP [3]         seconds of warm-up before each run
-#   MF_BENCH_ROUNDS [1]         rounds of the five runs; the median is reported
+#   MF_BENCH_ROUNDS [1]         rounds of the runs; the median is reported
 #   MF_BENCH_DATASETS [10000]   datasets loaded into the tenant
-#   MF_BENCH_CONNECTIONS [64]   wrk -c
+#   MF_BENCH_CONNECTIONS [64]   wrk -c, redis-benchmark -c
 #   MF_BENCH_WRK_THREADS [2]    wrk -t
-#   MF_BENCH_PG_POOL [8]        Postgres connections per HTTP thread, both servers
+#   MF_BENCH_PG_POOL [8]        Postgres connections per HTTP thread, all servers
 #   MF_BENCH_LOAD_CONCURRENCY [16]  client threads of the dataset load
 #   MF_BENCH_LOG_LEVEL [warn]   MF_LOG_LEVEL of mf-api and mf-ingest during the bench
+#   MF_BENCH_INGEST [1]         0: skip the ingest benchmarks
+#   MF_BENCH_EMIT_BYTES [1024]  body size of an emit event (and of the XADD payload)
+#   MF_BENCH_PERSIST_EVENTS [4096]  events the persist run loads and the worker applies
+#   MF_BENCH_PERSIST_TIMEOUT [120]  seconds the persist run waits for the worker at most
+#   MF_BENCH_INGEST_BATCH [256] MF_INGEST_BATCH of the worker = rows per raw INSERT
 #   MF_BENCH_OUT [bench/results.json]
 #   MF_BENCH_STRICT [0]         1: exit 1 when a goal is not met
 #   MF_BENCH_KEEP [0]           1: keep the work folder (logs, wrk outputs)
 #   MF_BENCH_API_BIN [build/bin/mf-api]  the mf-api to measure; when set,
 #                               `make` is not run (bench a binary built elsewhere)
+#   MF_BENCH_INGEST_BIN [mf-ingest beside the mf-api binary]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,6 +66,11 @@ WRK_THREADS="${MF_BENCH_WRK_THREADS:-2}"
 POOL="${MF_BENCH_PG_POOL:-8}"
 LOAD_CONCURRENCY="${MF_BENCH_LOAD_CONCURRENCY:-16}"
 LOG_LEVEL="${MF_BENCH_LOG_LEVEL:-warn}"
+INGEST="${MF_BENCH_INGEST:-1}"
+EMIT_BYTES="${MF_BENCH_EMIT_BYTES:-1024}"
+PERSIST_EVENTS="${MF_BENCH_PERSIST_EVENTS:-4096}"
+PERSIST_TIMEOUT="${MF_BENCH_PERSIST_TIMEOUT:-120}"
+INGEST_BATCH="${MF_BENCH_INGEST_BATCH:-256}"
 OUT="${MF_BENCH_OUT:-$ROOT/bench/results.json}"
 STRICT="${MF_BENCH_STRICT:-0}"
 KEEP="${MF_BENCH_KEEP:-0}"
@@ -61,19 +80,30 @@ NAME_FORMAT="bench_ds_%05d"
 BIN="$ROOT/build/bin"
 API_BIN="${MF_BENCH_API_BIN:-$BIN/mf-api}"
 API_COMM="$(basename "$API_BIN" | cut -c1-15)" # the kernel's process name (comm) of it
+INGEST_BIN="${MF_BENCH_INGEST_BIN:-$(dirname "$API_BIN")/mf-ingest}"
+INGEST_COMM="$(basename "$INGEST_BIN" | cut -c1-15)"
 RAW_BIN="$BIN/mf-bench-raw"
 LUA="$ROOT/bench/random_name.lua"
+EMIT_LUA="$ROOT/bench/emit.lua"
+TOOL="$ROOT/bench/ingest_tool.py"
+STREAM="mf:ingest"         # MF_INGEST_STREAM of mf-ingest (its default, set explicitly below)
+XADD_STREAM="mf:bench:xadd" # the redis-benchmark baseline's stream
 
 say() { echo "bench: $*"; }
 warn() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 
-for v in DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY; do
+for v in DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY EMIT_BYTES PERSIST_EVENTS \
+  PERSIST_TIMEOUT INGEST_BATCH; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "MF_BENCH_$v must be a positive integer (got '${!v}')"
 done
+case "$INGEST" in 0 | 1) ;; *) die "MF_BENCH_INGEST must be 0 or 1 (got '$INGEST')" ;; esac
+[ "$EMIT_BYTES" -ge 512 ] || die "MF_BENCH_EMIT_BYTES must be at least 512 (an emit event with its fields)"
 case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 
-for tool in wrk curl cc pkg-config make; do
+tools=(wrk curl cc pkg-config make psql)
+[ "$INGEST" = 1 ] && tools+=(redis-benchmark)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (scripts/deps.sh installs it)"
 done
 
@@ -83,6 +113,9 @@ done
 WORK=""
 API_PID=""
 RAW_PID=""
+INGEST_PID=""
+WORKER_PID=""
+SAMPLER_PID="" # the stream-length sampler of the lag run
 CHILD_PID="" # the long step running now (wrk, the loader), see fg_run
 
 # alive PID COMM: PID runs (a zombie counts as gone) and is COMM.
@@ -125,6 +158,12 @@ cleanup() {
     kill -TERM "$CHILD_PID" 2>/dev/null || true
     wait "$CHILD_PID" 2>/dev/null || true
   fi
+  if [ -n "$SAMPLER_PID" ]; then
+    kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+  fi
+  stop_proc "$WORKER_PID" "$INGEST_COMM"
+  stop_proc "$INGEST_PID" "$INGEST_COMM"
   stop_proc "$API_PID" "$API_COMM"
   stop_proc "$RAW_PID" mf-bench-raw
   if [ -n "$WORK" ] && [ -d "$WORK/infra" ]; then
@@ -206,10 +245,13 @@ print("" if v is None else v)' "$1"
 # Build
 # ---------------------------------------------------------------------------
 if [ -z "${MF_BENCH_API_BIN:-}" ]; then
-  say "building mf-api (make)"
+  say "building mf-api and mf-ingest (make)"
   make -s -C "$ROOT" all
 fi
 [ -x "$API_BIN" ] || die "$API_BIN not found"
+if [ "$INGEST" = 1 ]; then
+  [ -x "$INGEST_BIN" ] || die "$INGEST_BIN not found (MF_BENCH_INGEST=0 skips the ingest benchmarks)"
+fi
 
 say "building mf-bench-raw"
 mkdir -p "$BIN"
@@ -333,12 +375,51 @@ for path in "/datasets/$FIRST_NAME" "/prepared/datasets/$FIRST_NAME"; do
 done
 
 # ---------------------------------------------------------------------------
+# mf-ingest serve
+# ---------------------------------------------------------------------------
+REDIS_ADDR="127.0.0.1:$MF_REDIS_PORT"
+rtool() { "$PY" "$TOOL" "$1" --redis "$REDIS_ADDR" "${@:2}"; }
+if [ "$INGEST" = 1 ]; then
+  INGEST_PORT="$(free_port)"
+  INGEST_URL="http://127.0.0.1:$INGEST_PORT"
+  say "starting mf-ingest serve on $INGEST_URL ($HTTP_THREADS threads, log level $LOG_LEVEL, no worker)"
+  # The queue limit is lifted: the accept run fills the stream with no worker reading it.
+  MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$INGEST_PORT" MF_HTTP_THREADS="$HTTP_THREADS" MF_PG_POOL_SIZE="$POOL" \
+    MF_LOG_LEVEL="$LOG_LEVEL" MF_INGEST_STREAM="$STREAM" MF_INGEST_QUEUE_MAX=1000000000 \
+    "$INGEST_BIN" serve </dev/null >"$LOGS/mf-ingest.log" 2>&1 &
+  INGEST_PID=$!
+  wait_http "$INGEST_URL/readyz" "$INGEST_PID" "$INGEST_COMM" 30 || die "mf-ingest serve did not become ready (GET /readyz)"
+  read -r status body < <(http POST "$INGEST_URL/api/v1/emit" '{"dataset":{"name":"bench_emit_probe"}}' "$TENANT_KEY")
+  [ "$status" = 202 ] || die "POST /api/v1/emit: HTTP $status $body"
+  rtool del --stream "$STREAM"
+fi
+
+# start_worker NAME: one `mf-ingest work` in the background (WORKER_PID).
+start_worker() {
+  MF_LOG_LEVEL="$LOG_LEVEL" MF_INGEST_STREAM="$STREAM" MF_INGEST_BATCH="$INGEST_BATCH" \
+    MF_INGEST_CONSUMER="bench-$1" "$INGEST_BIN" work </dev/null >>"$LOGS/mf-ingest-work.log" 2>&1 &
+  WORKER_PID=$!
+}
+stop_worker() {
+  stop_proc "$WORKER_PID" "$INGEST_COMM"
+  WORKER_PID=""
+}
+sql() { "${PSQL[@]}" "$MF_PG_SUPER_URL" -c "$1"; }
+# Rows inserted / updated / deleted so far, per table (JSON).
+table_stats() {
+  sql "SELECT json_object_agg(relname, json_build_array(n_tup_ins, n_tup_upd, n_tup_del)) FROM pg_stat_user_tables"
+}
+
+# ---------------------------------------------------------------------------
 # Measurements
 # ---------------------------------------------------------------------------
-# servers_alive: both servers still run (something outside may stop them).
+# servers_alive: the servers still run (something outside may stop them).
 servers_alive() {
   alive "$API_PID" "$API_COMM" || die "mf-api (pid $API_PID) exited during the bench (see mf-api.log below)"
   alive "$RAW_PID" mf-bench-raw || die "mf-bench-raw (pid $RAW_PID) exited during the bench"
+  if [ "$INGEST" = 1 ]; then
+    alive "$INGEST_PID" "$INGEST_COMM" || die "mf-ingest serve (pid $INGEST_PID) exited during the bench (see mf-ingest.log below)"
+  fi
 }
 
 # measure NAME ROUND URL [wrk script args...]
@@ -359,18 +440,151 @@ measure() {
     "$(awk '/^Requests\/sec:/ { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")")"
 }
 
+# measure_emit NAME ROUND TAG [WARMUP 1|0]: wrk POST /api/v1/emit on mf-ingest serve.
+measure_emit() {
+  local name="$1" round="$2" tag="$3" warm="${4:-1}" out
+  servers_alive
+  local args=(-t"$WRK_THREADS" -c"$CONNECTIONS" --latency -s "$EMIT_LUA")
+  out="$WORK/wrk/$name.$round.txt"
+  if [ "$warm" = 1 ]; then
+    fg_run wrk "${args[@]}" -d"${WARMUP}s" "$INGEST_URL" -- "$TENANT_KEY" "$EMIT_BYTES" "w$round" >/dev/null 2>&1 || true
+  fi
+  fg_run wrk "${args[@]}" -d"${DURATION}s" "$INGEST_URL" -- "$TENANT_KEY" "$EMIT_BYTES" "$tag$round" >"$out" 2>&1 ||
+    { cat "$out" >&2; servers_alive; die "wrk failed for $name"; }
+  say "$(printf '%-19s round %d: %10s req/s  p99 %s' "$name" "$round" \
+    "$(awk '/^Requests\/sec:/ { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")")"
+}
+
+# measure_xadd ROUND: redis-benchmark XADD of an EMIT_BYTES payload, CONNECTIONS
+# clients, no pipelining, on the same Redis. A first short run is the warm-up
+# and sizes the measured one to last about DURATION seconds.
+measure_xadd() {
+  local round="$1" out="$WORK/wrk/redis_xadd.$round.txt" calib="$WORK/redis_xadd.calibrate.txt" payload rps n
+  payload="$(head -c "$EMIT_BYTES" /dev/zero | tr '\0' x)"
+  local rb=(redis-benchmark -h 127.0.0.1 -p "$MF_REDIS_PORT" -c "$CONNECTIONS" --csv)
+  fg_run "${rb[@]}" -n 20000 XADD "$XADD_STREAM" '*' e "$payload" >"$calib" 2>&1 ||
+    { cat "$calib" >&2; die "redis-benchmark failed"; }
+  rtool del --stream "$XADD_STREAM"
+  rps="$(tail -n 1 "$calib" | cut -d, -f2 | tr -d '"')"
+  n="$(awk -v r="$rps" -v d="$DURATION" 'BEGIN { n = int(r * d); print (n < 20000 ? 20000 : n) }')"
+  fg_run "${rb[@]}" -n "$n" XADD "$XADD_STREAM" '*' e "$payload" >"$out" 2>&1 ||
+    { cat "$out" >&2; die "redis-benchmark failed"; }
+  local line
+  line="$(tail -n 1 "$out")"
+  { echo "requests: $n"; echo "xlen: $(rtool xlen --stream "$XADD_STREAM")"; echo "payload bytes: $EMIT_BYTES"; } >>"$out"
+  rtool del --stream "$XADD_STREAM"
+  say "$(printf '%-19s round %d: %10s req/s  p99 %sms' redis_xadd "$round" \
+    "$(cut -d, -f2 <<<"$line" | tr -d '"')" "$(cut -d, -f7 <<<"$line" | tr -d '"')")"
+}
+
+# measure_persist ROUND: PERSIST_EVENTS envelopes (made from one that mf-ingest
+# serve wrote) loaded on the stream, then one worker started: events applied
+# per second until the stream is empty. Then the same dataset rows as raw
+# multi-row INSERTs into a scratch copy of the datasets table.
+measure_persist() {
+  local round="$1" n="$PERSIST_EVENTS" dir="$WORK/persist.$round" out="$WORK/wrk/mf_persist.$round.json"
+  mkdir -p "$dir"
+  servers_alive
+  "$PY" "$TOOL" make --template "$WORK/template.json" --count "$n" --name-format "persist_r${round}_%06d" \
+    --events "$dir/events.jsonl" --sql "$dir/raw.sql" --table bench_raw_datasets --batch "$INGEST_BATCH" ||
+    die "making the persist events failed"
+  rtool del --stream "$STREAM"
+  rtool load --stream "$STREAM" --events "$dir/events.jsonl" >"$dir/load.json" || die "loading the stream failed"
+  table_stats >"$dir/stats_before.json"
+  sql "SELECT (SELECT count(*) FROM ingest_events), (SELECT count(*) FROM ingest_failures)" >"$dir/counts_before.txt"
+  start_worker "persist-$round"
+  fg_run "$PY" "$TOOL" drain --redis "$REDIS_ADDR" --stream "$STREAM" --count "$n" --timeout "$PERSIST_TIMEOUT" \
+    --pid "$WORKER_PID" >"$dir/drain.json" || warn "persist round $round: the worker did not empty the stream in ${PERSIST_TIMEOUT} s"
+  stop_worker
+  sql "SELECT (SELECT count(*) FROM ingest_events), (SELECT count(*) FROM ingest_failures)" >"$dir/counts_after.txt"
+  # the worker's backend reports its row counts when it exits: wait for them
+  local i applied
+  applied=$(($(cut -d'|' -f1 "$dir/counts_after.txt") - $(cut -d'|' -f1 "$dir/counts_before.txt")))
+  for ((i = 0; i < 30; i++)); do
+    table_stats >"$dir/stats_after.json"
+    "$PY" -c 'import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+sys.exit(0 if a.get("ingest_events", [0])[0] - b.get("ingest_events", [0])[0] >= int(sys.argv[3]) else 1)' \
+      "$dir/stats_after.json" "$dir/stats_before.json" "$applied" && break
+    sleep 0.1
+  done
+  "$PY" "$TOOL" persist-result --drain "$dir/drain.json" --counts-before "$dir/counts_before.txt" \
+    --counts-after "$dir/counts_after.txt" --stats-before "$dir/stats_before.json" \
+    --stats-after "$dir/stats_after.json" --events "$n" --batch "$INGEST_BATCH" >"$out" || die "persist result"
+  rtool del --stream "$STREAM"
+
+  local raw_out="$WORK/wrk/raw_insert.$round.json"
+  sql "DROP TABLE IF EXISTS bench_raw_datasets" >/dev/null
+  "${PSQL[@]}" "$MF_PG_ADMIN_URL" -c "CREATE TABLE bench_raw_datasets
+      (LIKE datasets INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)" >/dev/null
+  fg_run "${PSQL[@]}" "$MF_PG_ADMIN_URL" -f "$dir/raw.sql" >"$dir/raw.out" 2>&1 ||
+    { cat "$dir/raw.out" >&2; die "the raw INSERT baseline failed"; }
+  "$PY" "$TOOL" insert-result --clock "$dir/raw.out" --rows "$n" --batch "$INGEST_BATCH" \
+    --inserted "$(sql "SELECT count(*) FROM bench_raw_datasets")" >"$raw_out" || die "raw insert result"
+  sql "DROP TABLE bench_raw_datasets" >/dev/null
+  say "$(printf '%-19s round %d: %10s events/s (one worker, batch %s)' mf_persist "$round" \
+    "$(json_get per_second <"$out")" "$INGEST_BATCH")"
+  say "$(printf '%-19s round %d: %10s rows/s (multi-row INSERT, %s rows each)' raw_insert "$round" \
+    "$(json_get per_second <"$raw_out")" "$INGEST_BATCH")"
+}
+
+# measure_lag: the accept run again with one worker running; the stream length
+# is sampled meanwhile.
+measure_lag() {
+  local out="$WORK/wrk/accept_lag.1.json" before
+  rtool del --stream "$STREAM"
+  before="$(sql "SELECT count(*) FROM ingest_events")"
+  start_worker lag
+  "$PY" "$TOOL" sample --redis "$REDIS_ADDR" --stream "$STREAM" --seconds "$DURATION" --interval 0.5 \
+    >"$WORK/lag_samples.json" &
+  SAMPLER_PID=$!
+  measure_emit mf_emit_lag 1 l 0
+  wait "$SAMPLER_PID" || warn "the stream-length sampler failed"
+  SAMPLER_PID=""
+  local final applied
+  final="$(rtool xlen --stream "$STREAM")"
+  stop_worker
+  applied=$(($(sql "SELECT count(*) FROM ingest_events") - before))
+  "$PY" - "$WORK/lag_samples.json" "$final" "$applied" "$DURATION" >"$out" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+d.update({"workers": 1, "xlen_after": int(sys.argv[2]), "applied_by_worker": int(sys.argv[3]),
+          "duration_s": int(sys.argv[4])})
+json.dump(d, sys.stdout)
+EOF
+  rtool del --stream "$STREAM"
+  say "$(printf '%-19s         : stream length %s after %s s, the worker applied %s' mf_emit_lag "$final" "$DURATION" "$applied")"
+}
+
 LOADAVG_START="$(cut -d' ' -f1 /proc/loadavg)"
 if awk -v l="$LOADAVG_START" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
   warn "the machine is busy before measuring (load average $LOADAVG_START on $(nproc) cores): expect noisy figures"
 fi
-say "measuring: ${ROUNDS} round(s) of 5 runs, ${WARMUP} s warm-up + ${DURATION} s each, wrk -t$WRK_THREADS -c$CONNECTIONS"
+runs="5 runs"
+[ "$INGEST" = 1 ] && runs="9 runs (and the lag run once)"
+say "measuring: ${ROUNDS} round(s) of $runs, ${WARMUP} s warm-up + ${DURATION} s each, wrk -t$WRK_THREADS -c$CONNECTIONS"
+ENVELOPE_BYTES=""
 for ((round = 1; round <= ROUNDS; round++)); do
   measure raw_hello "$round" "$RAW/hello"
   measure mf_healthz "$round" "$API/healthz"
   measure raw_select "$round" "$RAW" /datasets/ "$NAME_FORMAT" "$DATASETS"
   measure raw_select_prepared "$round" "$RAW" /prepared/datasets/ "$NAME_FORMAT" "$DATASETS"
   measure mf_get_dataset "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
+  if [ "$INGEST" = 1 ]; then
+    measure_emit mf_emit "$round" m
+    # one of the envelopes mf-ingest serve queued: the template of the persist events
+    rtool template --stream "$STREAM" --out "$WORK/template.json" || die "no envelope on the stream after the accept run"
+    ENVELOPE_BYTES="$(wc -c <"$WORK/template.json")"
+    echo "queued: $(rtool xlen --stream "$STREAM")" >>"$WORK/wrk/mf_emit.$round.txt"
+    rtool del --stream "$STREAM"
+    measure_xadd "$round"
+    measure_persist "$round"
+  fi
 done
+if [ "$INGEST" = 1 ]; then
+  measure_lag
+fi
 servers_alive
 LOADAVG_END="$(cut -d' ' -f1 /proc/loadavg)"
 
@@ -381,9 +595,10 @@ PG_VERSION="$("${PSQL[@]}" "$MF_PG_SUPER_URL" -c 'SHOW server_version' 2>/dev/nu
 GIT_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)"
 API_BIN_NAME="$(basename "$API_BIN")"
 RAW_VERSION="$("$RAW_BIN" --version 2>/dev/null || true)"
+REDIS_VERSION="$(redis-cli -p "$MF_REDIS_PORT" INFO server 2>/dev/null | awk -F: '/^redis_version:/ { print $2 }' | tr -d '\r')" || true
 export DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY LOG_LEVEL \
   HTTP_THREADS NAME_FORMAT RAW_SQL RAW_PLAN PG_VERSION GIT_COMMIT PLAN_RPS_LIFTED API_BIN_NAME \
-  LOADAVG_START LOADAVG_END RAW_VERSION
+  LOADAVG_START LOADAVG_END RAW_VERSION INGEST EMIT_BYTES PERSIST_EVENTS INGEST_BATCH ENVELOPE_BYTES REDIS_VERSION
 "$PY" - "$WORK/load.json" >"$WORK/meta.json" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -404,6 +619,16 @@ json.dump({
         "loadavg_1m_before": float(e["LOADAVG_START"]), "loadavg_1m_after": float(e["LOADAVG_END"]),
         "h2o_version": versions.get("h2o"), "libpq_version": versions.get("libpq"),
         "postgres_version": e.get("PG_VERSION") or None,
+        "redis_version": e.get("REDIS_VERSION") or None,
+    },
+    "ingest": {
+        "enabled": e["INGEST"] == "1",
+        "emit_body_bytes": int(e["EMIT_BYTES"]),
+        "xadd_payload_bytes": int(e["EMIT_BYTES"]),
+        "envelope_bytes": int(e["ENVELOPE_BYTES"]) if e.get("ENVELOPE_BYTES") else None,
+        "persist_events": int(e["PERSIST_EVENTS"]),
+        "worker_batch": int(e["INGEST_BATCH"]),
+        "raw_insert_table": "LIKE datasets INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES",
     },
     "load": {"what": "POST /api/v1/datasets, python3 client threads over keep-alive", **load},
 }, sys.stdout, indent=2)

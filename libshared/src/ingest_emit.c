@@ -121,7 +121,15 @@ static int run_member(json_t *run, json_t *event, json_t *target, mf_json_err_t 
     json_t *inputs = json_object_get(r, "inputs"), *ds = json_array_get(json_object_get(event, "datasets"), 0);
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(ds, "upstream"), i, v) json_array_append(inputs, v);
+    json_array_foreach(json_object_get(ds, "upstream"), i, v)
+    {
+        int seen = 0;
+        size_t k;
+        json_t *w;
+        json_array_foreach(inputs, k, w) seen |= json_equal(w, v);
+        if (!seen)
+            json_array_append(inputs, v);
+    }
     json_array_foreach(json_object_get(event, "lineage"), i, v)
     {
         json_t *src = json_object_get(v, "source");
@@ -152,7 +160,10 @@ json_t *mf_ingest_from_emit(json_t *body, mf_json_err_t *err)
         /* name the nesting: "dataset.fields[0].type ..." */
         char inner[200];
         snprintf(inner, sizeof(inner), "%.199s", err->msg);
-        if (strncmp(inner, "unknown field", 13) == 0)
+        const char *in = strstr(inner, "\" in ");
+        if (strncmp(inner, "unknown field", 13) == 0 && in != NULL) /* unknown field "x" in fields[0] */
+            mf_json_fail(err, "%.*s in dataset.%s", (int)(in - inner + 1), inner, in + 5);
+        else if (strncmp(inner, "unknown field", 13) == 0)
             mf_json_fail(err, "%s in dataset", inner);
         else
             mf_json_fail(err, "dataset.%s", inner);

@@ -477,6 +477,306 @@ static void test_strndup(void **state)
     free(c);
 }
 
+/* ---------- mf_time_is_rfc3339 ---------- */
+
+/*
+ * RFC 3339 date-times that exist on the calendar: Z or a +hh:mm/-hh:mm
+ * offset, optional fractions, lower-case t/z and the space separator RFC 3339
+ * section 5.6 allows, second 60 (leap seconds); at most 40 bytes.
+ */
+static void test_time_is_rfc3339(void **state)
+{
+    static const struct {
+        const char *s;
+        int want;
+    } rows[] = {
+        /* valid */
+        {"2026-11-27T01:02:03Z", 1},
+        {"2026-11-27T01:02:03.456Z", 1},
+        {"2026-11-27T01:02:03.1Z", 1},
+        {"2026-11-27T01:02:03.123456789Z", 1},
+        {"2026-11-27T01:02:03+05:30", 1},
+        {"2026-11-27T01:02:03-08:00", 1},
+        {"2026-11-27T01:02:03.5+00:00", 1},
+        {"2026-11-27T01:02:03-00:00", 1},
+        {"2026-11-27T01:02:03+23:59", 1},
+        {"2026-11-27t01:02:03z", 1},
+        {"2026-11-27 01:02:03Z", 1},
+        {"2024-02-29T00:00:00Z", 1}, /* leap day */
+        {"2000-02-29T12:00:00Z", 1}, /* divisible by 400: leap */
+        {"2026-12-31T23:59:60Z", 1}, /* leap second */
+        {"2026-06-30T23:59:60.999+00:00", 1},
+        {"2026-01-31T00:00:00Z", 1},
+        {"2026-03-31T00:00:00Z", 1},
+        {"2026-04-30T00:00:00Z", 1},
+        {"2026-02-28T23:59:59Z", 1},
+        {"0001-01-01T00:00:00Z", 1},
+        {"9999-12-31T23:59:59Z", 1},
+        {"2026-11-27T01:02:03.1234567890123456789Z", 1},      /* 40 bytes */
+        {"2026-11-27T01:02:03.12345678901234+05:30", 1},      /* 40 bytes */
+        /* not on the calendar */
+        {"2026-02-29T00:00:00Z", 0},
+        {"1900-02-29T00:00:00Z", 0}, /* divisible by 100: not leap */
+        {"2100-02-29T00:00:00Z", 0},
+        {"2026-02-30T00:00:00Z", 0},
+        {"2024-02-30T00:00:00Z", 0},
+        {"2026-04-31T00:00:00Z", 0},
+        {"2026-06-31T00:00:00Z", 0},
+        {"2026-09-31T00:00:00Z", 0},
+        {"2026-11-31T00:00:00Z", 0},
+        {"2026-01-32T00:00:00Z", 0},
+        {"2026-01-00T00:00:00Z", 0},
+        {"2026-13-01T00:00:00Z", 0},
+        {"2026-00-10T00:00:00Z", 0},
+        {"0000-01-01T00:00:00Z", 0},
+        {"2026-11-27T24:00:00Z", 0},
+        {"2026-11-27T23:60:00Z", 0},
+        {"2026-11-27T23:59:61Z", 0},
+        {"2026-11-27T99:99:99Z", 0},
+        /* zone */
+        {"2026-11-27T01:02:03", 0},
+        {"2026-11-27T01:02:03.456", 0},
+        {"2026-11-27T01:02:03+0530", 0},
+        {"2026-11-27T01:02:03+05", 0},
+        {"2026-11-27T01:02:03+5:30", 0},
+        {"2026-11-27T01:02:03+05:30:00", 0},
+        {"2026-11-27T01:02:03+24:00", 0},
+        {"2026-11-27T01:02:03+05:60", 0},
+        {"2026-11-27T01:02:03 Z", 0},
+        {"2026-11-27T01:02:03Z ", 0},
+        {"2026-11-27T01:02:03ZZ", 0},
+        {"2026-11-27T01:02:03Z\n", 0},
+        {"2026-11-27T01:02:03UTC", 0},
+        {"2026-11-27T01:02:03 +05:30", 0},
+        {"2026-11-27T01:02:03\xe2\x88\x92" "05:00", 0}, /* U+2212 MINUS SIGN */
+        /* fractions */
+        {"2026-11-27T01:02:03.Z", 0},
+        {"2026-11-27T01:02:03,5Z", 0},
+        {"2026-11-27T01:02:03..5Z", 0},
+        {"2026-11-27T01:02:03.5.5Z", 0},
+        /* shape */
+        {"", 0},
+        {"Z", 0},
+        {"garbage", 0},
+        {"not a date but long enough to look", 0},
+        {"2026-11-27", 0},
+        {"2026-11-27T01:02Z", 0},
+        {"2026/11/27T01:02:03Z", 0},
+        {"2026-11-27X01:02:03Z", 0},
+        {"2026-11-27T01.02.03Z", 0},
+        {"26-11-27T01:02:03Z", 0},
+        {"2026-1-27T01:02:03Z", 0},
+        {"2026-11-7T01:02:03Z", 0},
+        {"2026-11-27T1:02:03Z", 0},
+        {"+2026-11-27T01:02:03Z", 0},
+        {"-2026-11-27T01:02:03Z", 0},
+        {"20261127T010203Z", 0},
+        {" 2026-11-27T01:02:03Z", 0},
+        {"2O26-11-27T01:02:03Z", 0}, /* letter O */
+        {"\xef\xbc\x92" "026-11-27T01:02:03Z", 0}, /* FULLWIDTH DIGIT TWO */
+        /* too long */
+        {"2026-11-27T01:02:03.12345678901234567890Z", 0},     /* 41 bytes */
+        {"2026-11-27T01:02:03.123456789012345+05:30", 0},     /* 41 bytes */
+        {"2026-11-27T01:02:03.123456789012345678901234567890123456789Z", 0},
+    };
+    for (size_t i = 0; i < MF_T_ROWS(rows); i++) {
+        char label[160], shown[96];
+        snprintf(label, sizeof(label), "row %zu: mf_time_is_rfc3339(\"%s\") (%zu bytes)", i,
+                 mf_t_show(shown, sizeof(shown), rows[i].s, strlen(rows[i].s)), strlen(rows[i].s));
+        MF_CHECK_INT(label, mf_time_is_rfc3339(rows[i].s), rows[i].want);
+    }
+}
+
+/* Every day of 1999-2101 against the C library's calendar (timegm normalises impossible dates). */
+static void test_time_is_rfc3339_every_day(void **state)
+{
+    for (int y = 1999; y <= 2101; y++) {
+        for (int m = 1; m <= 12; m++) {
+            for (int d = 28; d <= 32; d++) {
+                struct tm tm;
+                memset(&tm, 0, sizeof(tm));
+                tm.tm_year = y - 1900;
+                tm.tm_mon = m - 1;
+                tm.tm_mday = d;
+                tm.tm_hour = 12;
+                time_t t = timegm(&tm);
+                struct tm back;
+                gmtime_r(&t, &back);
+                int exists = back.tm_mday == d && back.tm_mon == m - 1;
+                char s[32];
+                snprintf(s, sizeof(s), "%04d-%02d-%02dT12:00:00Z", y, m, d);
+                MF_CHECK_INT(s, mf_time_is_rfc3339(s), exists);
+            }
+        }
+    }
+}
+
+/* What mf_time_rfc3339 writes is accepted. */
+static void test_time_is_rfc3339_accepts_own_clock(void **state)
+{
+    char now[32];
+    mf_time_rfc3339(now);
+    MF_CHECK_INT(now, mf_time_is_rfc3339(now), 1);
+}
+
+/* ---------- mf_text_make_utf8 ---------- */
+
+typedef struct {
+    const char *what;
+    const char *in, *out;
+} utf8_row_t;
+
+static const utf8_row_t utf8_rows[] = {
+    /* valid: unchanged */
+    {"empty", "", ""},
+    {"ascii", "hello, world ~!", "hello, world ~!"},
+    {"ascii control characters are valid UTF-8", "a\tb\x01\x1b[0m\x7f", "a\tb\x01\x1b[0m\x7f"},
+    {"2-byte U+00E9", "caf\xc3\xa9", "caf\xc3\xa9"},
+    {"C1 control U+0080 is valid UTF-8", "\xc2\x80", "\xc2\x80"},
+    {"C1 control U+009F is valid UTF-8", "x\xc2\x9fy", "x\xc2\x9fy"},
+    {"U+00A0", "\xc2\xa0", "\xc2\xa0"},
+    {"U+07FF", "\xdf\xbf", "\xdf\xbf"},
+    {"3-byte U+0800", "\xe0\xa0\x80", "\xe0\xa0\x80"},
+    {"3-byte U+20AC", "\xe2\x82\xac", "\xe2\x82\xac"},
+    {"U+D7FF before the surrogates", "\xed\x9f\xbf", "\xed\x9f\xbf"},
+    {"U+E000 after the surrogates", "\xee\x80\x80", "\xee\x80\x80"},
+    {"U+FFFD", "\xef\xbf\xbd", "\xef\xbf\xbd"},
+    {"U+FFFF", "\xef\xbf\xbf", "\xef\xbf\xbf"},
+    {"4-byte U+10000", "\xf0\x90\x80\x80", "\xf0\x90\x80\x80"},
+    {"4-byte U+1F600", "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+    {"U+10FFFF", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},
+    {"mixed scripts", "\xe5\xba\x97 caf\xc3\xa9 \xd0\x96 \xf0\x9f\x98\x80!", "\xe5\xba\x97 caf\xc3\xa9 \xd0\x96 \xf0\x9f\x98\x80!"},
+    /* stray bytes */
+    {"byte FF", "a\xff" "b", "a?b"},
+    {"byte FE", "\xfe", "?"},
+    {"lone continuation 80", "\x80", "?"},
+    {"lone continuation BF", "ab\xbf", "ab?"},
+    {"run of continuations", "\x80\x81\xbf", "???"},
+    {"Latin-1 text", "caf\xe9 cr\xe8me", "caf? cr?me"},
+    {"5-byte lead F8", "\xf8\x88\x80\x80\x80", "?????"},
+    {"6-byte lead FC", "\xfc\x84\x80\x80\x80\x80", "??????"},
+    /* out of range */
+    {"U+110000", "\xf4\x90\x80\x80", "????"},
+    {"lead F5", "\xf5\x80\x80\x80", "????"},
+    {"lead F7", "\xf7\xbf\xbf\xbf", "????"},
+    /* overlong */
+    {"overlong '/' (C0 AF)", "\xc0\xaf", "??"},
+    {"overlong NUL (C0 80)", "a\xc0\x80" "b", "a??b"},
+    {"overlong U+007F (C1 BF)", "\xc1\xbf", "??"},
+    {"overlong '/' in 3 bytes", "\xe0\x80\xaf", "???"},
+    {"overlong U+07FF in 3 bytes", "\xe0\x9f\xbf", "???"},
+    {"overlong '/' in 4 bytes", "\xf0\x80\x80\xaf", "????"},
+    {"overlong U+FFFF in 4 bytes", "\xf0\x8f\xbf\xbf", "????"},
+    /* surrogates */
+    {"high surrogate U+D800", "\xed\xa0\x80", "???"},
+    {"low surrogate U+DFFF", "x\xed\xbf\xbfy", "x???y"},
+    {"surrogate pair as CESU-8", "\xed\xa0\xbd\xed\xb8\x80", "??????"},
+    /* truncated */
+    {"truncated 2-byte at end", "ab\xc3", "ab?"},
+    {"truncated 3-byte at end", "\xe2\x82", "??"},
+    {"truncated 4-byte at end", "\xf0\x9f\x98", "???"},
+    {"valid then truncated", "\xe2\x82\xac\xe2\x82", "\xe2\x82\xac??"},
+    {"lead then ASCII", "\xc3(", "?("},
+    {"3-byte lead with ASCII second", "\xe2(\xa1", "?(?"},
+    {"3-byte lead with ASCII third", "\xe2\x82(", "?\?("},
+    {"4-byte lead with ASCII last", "\xf0\x9f\x98(", "??\?("},
+    /* a bad byte next to a good sequence: the good one is kept whole */
+    {"bad lead before a 2-byte", "\xc3\xc3\xa9", "?\xc3\xa9"},
+    {"truncated 3-byte before a 3-byte", "\xe2\x82\xe2\x82\xac", "??\xe2\x82\xac"},
+    {"truncated 4-byte before a 4-byte", "\xf0\x9f\x98\xf0\x9f\x98\x80", "???\xf0\x9f\x98\x80"},
+    {"4-byte, FF, 3-byte", "\xf0\x9f\x98\x80\xff\xe2\x82\xac", "\xf0\x9f\x98\x80?\xe2\x82\xac"},
+    {"surrogate between good text", "\xc3\xa9\xed\xa0\x80\xc3\xa9", "\xc3\xa9???\xc3\xa9"},
+};
+
+static void test_text_make_utf8(void **state)
+{
+    for (size_t i = 0; i < MF_T_ROWS(utf8_rows); i++) {
+        const utf8_row_t *r = &utf8_rows[i];
+        char buf[64], label[160], shown[96];
+        snprintf(buf, sizeof(buf), "%s", r->in);
+        snprintf(label, sizeof(label), "row %zu, %s: mf_text_make_utf8(\"%s\")", i, r->what,
+                 mf_t_show(shown, sizeof(shown), r->in, strlen(r->in)));
+        mf_text_make_utf8(buf);
+        MF_CHECK_MEM(label, buf, strlen(buf), r->out, strlen(r->out));
+    }
+}
+
+/* The UTF-8 encoding of cp into out; its length. */
+static size_t utf8_encode(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Every scalar value U+0001..U+10FFFF is kept whole; every surrogate becomes three '?'. */
+static void test_text_make_utf8_every_code_point(void **state)
+{
+    for (uint32_t cp = 1; cp <= 0x10ffff; cp++) {
+        char s[8], label[48];
+        size_t n = utf8_encode(cp, s);
+        s[n] = '\0';
+        mf_text_make_utf8(s);
+        snprintf(label, sizeof(label), "U+%04X", (unsigned)cp);
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            MF_CHECK_MEM(label, s, strlen(s), "???", 3);
+        else {
+            char want[8];
+            utf8_encode(cp, want);
+            MF_CHECK_MEM(label, s, strlen(s), want, n);
+        }
+    }
+}
+
+/* Random bytes: the result is valid UTF-8 (jansson's own check is the judge), each byte is kept or
+ * became '?', and a second pass changes nothing. */
+static void test_text_make_utf8_random(void **state)
+{
+    for (int round = 0; round < 20000; round++) {
+        unsigned char raw[40];
+        char in[41], out[41];
+        size_t n = 1 + (size_t)(round % 40);
+        mf_random_bytes(raw, n);
+        for (size_t i = 0; i < n; i++) {
+            /* mostly high bytes, so that sequences start and break often; never NUL */
+            unsigned char c = raw[i];
+            in[i] = (char)(c & 1 ? (c | 0x80) : c == 0 ? 'a' : c);
+        }
+        in[n] = '\0';
+        memcpy(out, in, n + 1);
+        mf_text_make_utf8(out);
+        char label[160], shown[140];
+        snprintf(label, sizeof(label), "random \"%s\"", mf_t_show(shown, sizeof(shown), in, n));
+        MF_CHECK_INT(label, strlen(out), n);
+        json_t *v = json_stringn(out, n);
+        MF_CHECK_INT(label, v != NULL, 1);
+        json_decref(v);
+        for (size_t i = 0; i < n; i++)
+            MF_CHECK_INT(label, out[i] == in[i] || out[i] == '?', 1);
+        char again[41];
+        memcpy(again, out, n + 1);
+        mf_text_make_utf8(again);
+        MF_CHECK_MEM(label, again, n, out, n);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +796,12 @@ int main(void)
         cmocka_unit_test(test_time_rfc3339),
         cmocka_unit_test(test_now_monotonic),
         cmocka_unit_test(test_strndup),
+        cmocka_unit_test(test_time_is_rfc3339),
+        cmocka_unit_test(test_time_is_rfc3339_every_day),
+        cmocka_unit_test(test_time_is_rfc3339_accepts_own_clock),
+        cmocka_unit_test(test_text_make_utf8),
+        cmocka_unit_test(test_text_make_utf8_every_code_point),
+        cmocka_unit_test(test_text_make_utf8_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
