@@ -26,10 +26,12 @@
         {"samples": [[t, xlen], ...], ...}.
     ingest_tool.py persist-result --drain F --counts-before F --counts-after F
                               --stats-before F --stats-after F --events N --batch B
+                              [--functions-before F --functions-after F]
         The persist figure as JSON: the drain's rate, the events applied and
-        failed (ingest_events / ingest_failures counts before and after) and
-        the rows the worker inserted and updated per table (pg_stat_user_tables
-        before and after).
+        failed (ingest_events / ingest_failures counts before and after), the
+        rows the worker inserted and updated per table (pg_stat_user_tables
+        before and after) and, when given, the time per event spent in each
+        SQL function (pg_stat_user_functions before and after).
     ingest_tool.py insert-result --clock F --rows N --inserted N --batch B
         The raw INSERT baseline as JSON, from the start/end clock lines psql
         printed while running the file `make` wrote.
@@ -236,6 +238,19 @@ def cmd_persist_result(a):
         if any(d) and not rel.startswith("bench_raw"):
             tables[rel] = {"inserted": d[0], "updated": d[1], "deleted": d[2]}
     n = drain.get("events") or 0
+    functions = []
+    if a.functions_before and a.functions_after:
+        with open(a.functions_before) as f:
+            fb = json.load(f) or {}
+        with open(a.functions_after) as f:
+            fa = json.load(f) or {}
+        for fn, (calls, total, self_ms) in fa.items():
+            b = fb.get(fn, [0, 0.0, 0.0])
+            if calls - b[0] > 0 and applied:
+                functions.append({"function": fn, "calls_per_event": round((calls - b[0]) / applied, 2),
+                                  "total_ms_per_event": round((total - b[1]) / applied, 4),
+                                  "self_ms_per_event": round((self_ms - b[2]) / applied, 4)})
+        functions.sort(key=lambda x: -x["total_ms_per_event"])
     out = {
         "events": a.events,
         "events_done": n,
@@ -248,6 +263,7 @@ def cmd_persist_result(a):
         "rows_written": tables,
         "rows_inserted_per_event": round(sum(t["inserted"] for t in tables.values()) / applied, 2) if applied else None,
         "rows_updated_per_event": round(sum(t["updated"] for t in tables.values()) / applied, 2) if applied else None,
+        "functions": functions,
         # every event that left the stream was applied, none failed
         "valid": bool(n) and failures == 0 and applied >= n,
     }
@@ -301,6 +317,8 @@ def main():
     p = sub.add_parser("persist-result")
     for opt in ("--drain", "--counts-before", "--counts-after", "--stats-before", "--stats-after"):
         p.add_argument(opt, required=True)
+    p.add_argument("--functions-before")
+    p.add_argument("--functions-after")
     p.add_argument("--events", type=int, required=True)
     p.add_argument("--batch", type=int, required=True)
     p = sub.add_parser("insert-result")

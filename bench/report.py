@@ -386,9 +386,9 @@ def main():
                      fmt_ms(r.get("p99_ms")), count, errors))
     print_table(head, rows)
     if ingest:
+        print()
         p = runs.get("mf_persist", {})
         if p.get("rows_inserted_per_event") is not None:
-            print()
             print("persist: the worker inserted %.1f and updated %.1f rows per event (raw baseline: 1 row per event)"
                   % (p["rows_inserted_per_event"], p.get("rows_updated_per_event") or 0))
             last = next((x for x in reversed(p.get("rounds", [])) if "rows_written" in x), None)
@@ -396,6 +396,14 @@ def main():
                 print("         " + ", ".join("%s +%d/~%d" % (t, v["inserted"], v["updated"])
                                               for t, v in sorted(last["rows_written"].items(),
                                                                  key=lambda kv: -kv[1]["inserted"] - kv[1]["updated"])))
+        fns = next((x.get("functions") for x in reversed(p.get("rounds", [])) if x.get("functions")), None)
+        if fns:
+            print("         SQL functions per event (ms, total / self): " + ", ".join(
+                "%s %.3f/%.3f" % (x["function"], x["total_ms_per_event"], x["self_ms_per_event"]) for x in fns[:8]))
+        a, h, x = runs.get("mf_emit", {}), runs.get("mf_healthz", {}), runs.get("redis_xadd", {})
+        if h.get("rps") and x.get("rps"):
+            print("accept: the HTTP layer alone (GET /healthz) is %.2f x the XADD baseline, POST /api/v1/emit %.2f x "
+                  "GET /healthz" % (h["rps"] / x["rps"], (a.get("rps") or 0) / h["rps"]))
         lag = runs.get("accept_lag", {})
         if lag.get("max_length") is not None:
             print("lag: with one worker, the stream grew %+.0f events/s over the second half of the accept run "

@@ -43,6 +43,9 @@
 #   MF_BENCH_PERSIST_EVENTS [4096]  events the persist run loads and the worker applies
 #   MF_BENCH_PERSIST_TIMEOUT [120]  seconds the persist run waits for the worker at most
 #   MF_BENCH_INGEST_BATCH [256] MF_INGEST_BATCH of the worker = rows per raw INSERT
+#   MF_BENCH_PG_FUNCTION_STATS [0]  1: time the SQL functions the worker calls
+#                               (track_functions = all for the service role) and
+#                               report the costliest per event
 #   MF_BENCH_OUT [bench/results.json]
 #   MF_BENCH_STRICT [0]         1: exit 1 when a goal is not met
 #   MF_BENCH_KEEP [0]           1: keep the work folder (logs, wrk outputs)
@@ -71,6 +74,7 @@ EMIT_BYTES="${MF_BENCH_EMIT_BYTES:-1024}"
 PERSIST_EVENTS="${MF_BENCH_PERSIST_EVENTS:-4096}"
 PERSIST_TIMEOUT="${MF_BENCH_PERSIST_TIMEOUT:-120}"
 INGEST_BATCH="${MF_BENCH_INGEST_BATCH:-256}"
+PG_FUNCTION_STATS="${MF_BENCH_PG_FUNCTION_STATS:-0}"
 OUT="${MF_BENCH_OUT:-$ROOT/bench/results.json}"
 STRICT="${MF_BENCH_STRICT:-0}"
 KEEP="${MF_BENCH_KEEP:-0}"
@@ -98,6 +102,7 @@ for v in DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCU
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "MF_BENCH_$v must be a positive integer (got '${!v}')"
 done
 case "$INGEST" in 0 | 1) ;; *) die "MF_BENCH_INGEST must be 0 or 1 (got '$INGEST')" ;; esac
+case "$PG_FUNCTION_STATS" in 0 | 1) ;; *) die "MF_BENCH_PG_FUNCTION_STATS must be 0 or 1" ;; esac
 [ "$EMIT_BYTES" -ge 512 ] || die "MF_BENCH_EMIT_BYTES must be at least 512 (an emit event with its fields)"
 case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 
@@ -396,7 +401,7 @@ fi
 
 # start_worker NAME: one `mf-ingest work` in the background (WORKER_PID).
 start_worker() {
-  MF_LOG_LEVEL="$LOG_LEVEL" MF_INGEST_STREAM="$STREAM" MF_INGEST_BATCH="$INGEST_BATCH" \
+  MF_LOG_LEVEL="$LOG_LEVEL" MF_INGEST_STREAM="$STREAM" MF_INGEST_BATCH="$INGEST_BATCH" MF_WORKER_HTTP_PORT=0 \
     MF_INGEST_CONSUMER="bench-$1" "$INGEST_BIN" work </dev/null >>"$LOGS/mf-ingest-work.log" 2>&1 &
   WORKER_PID=$!
 }
@@ -404,11 +409,23 @@ stop_worker() {
   stop_proc "$WORKER_PID" "$INGEST_COMM"
   WORKER_PID=""
 }
-sql() { "${PSQL[@]}" "$MF_PG_SUPER_URL" -c "$1"; }
+sql() { "${PSQL[@]}" "$MF_PG_SUPER_URL" -c "SET client_min_messages = warning" -c "$1"; }
 # Rows inserted / updated / deleted so far, per table (JSON).
 table_stats() {
   sql "SELECT json_object_agg(relname, json_build_array(n_tup_ins, n_tup_upd, n_tup_del)) FROM pg_stat_user_tables"
 }
+# Calls, total and self milliseconds so far, per SQL function (JSON; empty
+# unless track_functions is on for the role that called them).
+function_stats() {
+  sql "SELECT coalesce(json_object_agg(funcname, json_build_array(calls, total_time, self_time)), '{}')
+       FROM pg_stat_user_functions"
+}
+if [ "$INGEST" = 1 ] && [ "$PG_FUNCTION_STATS" = 1 ]; then
+  # the worker connects as the service role: time its functions (new sessions only)
+  APP_ROLE="$("${PSQL[@]}" "$MF_PG_URL" -c 'SELECT current_user')"
+  sql "ALTER ROLE \"$APP_ROLE\" SET track_functions = 'all'" >/dev/null
+  say "track_functions = all for $APP_ROLE (MF_BENCH_PG_FUNCTION_STATS=1)"
+fi
 
 # ---------------------------------------------------------------------------
 # Measurements
@@ -491,6 +508,7 @@ measure_persist() {
   rtool del --stream "$STREAM"
   rtool load --stream "$STREAM" --events "$dir/events.jsonl" >"$dir/load.json" || die "loading the stream failed"
   table_stats >"$dir/stats_before.json"
+  function_stats >"$dir/functions_before.json"
   sql "SELECT (SELECT count(*) FROM ingest_events), (SELECT count(*) FROM ingest_failures)" >"$dir/counts_before.txt"
   start_worker "persist-$round"
   fg_run "$PY" "$TOOL" drain --redis "$REDIS_ADDR" --stream "$STREAM" --count "$n" --timeout "$PERSIST_TIMEOUT" \
@@ -508,13 +526,17 @@ sys.exit(0 if a.get("ingest_events", [0])[0] - b.get("ingest_events", [0])[0] >=
       "$dir/stats_after.json" "$dir/stats_before.json" "$applied" && break
     sleep 0.1
   done
+  function_stats >"$dir/functions_after.json"
   "$PY" "$TOOL" persist-result --drain "$dir/drain.json" --counts-before "$dir/counts_before.txt" \
     --counts-after "$dir/counts_after.txt" --stats-before "$dir/stats_before.json" \
-    --stats-after "$dir/stats_after.json" --events "$n" --batch "$INGEST_BATCH" >"$out" || die "persist result"
+    --stats-after "$dir/stats_after.json" --functions-before "$dir/functions_before.json" \
+    --functions-after "$dir/functions_after.json" --events "$n" --batch "$INGEST_BATCH" >"$out" ||
+    die "persist result"
   rtool del --stream "$STREAM"
 
   local raw_out="$WORK/wrk/raw_insert.$round.json"
   sql "DROP TABLE IF EXISTS bench_raw_datasets" >/dev/null
+  # the same columns, defaults, constraints and indexes as datasets; no RLS, triggers or foreign keys
   "${PSQL[@]}" "$MF_PG_ADMIN_URL" -c "CREATE TABLE bench_raw_datasets
       (LIKE datasets INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)" >/dev/null
   fg_run "${PSQL[@]}" "$MF_PG_ADMIN_URL" -f "$dir/raw.sql" >"$dir/raw.out" 2>&1 ||

@@ -574,12 +574,8 @@ static void on_redis_done(void *data, redisReply *reply)
     mf_req_t *r = call->r;
     mf_req_redis_cb cb = call->cb;
     free(call);
-    if (!r->responded) {
-        if (reply == NULL)
-            mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
-        else
-            cb(r, reply);
-    }
+    if (!r->responded)
+        cb(r, reply);
     req_release(r);
 }
 

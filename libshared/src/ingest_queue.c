@@ -81,6 +81,15 @@ static void undo_quota(enqueue_t *q)
 
 static int is_error(redisReply *reply) { return reply->type == REDIS_REPLY_ERROR; }
 
+/* The connection broke before this step's reply: before any XADD nothing was queued. */
+static int lost_before_queueing(mf_req_t *r, redisReply *reply)
+{
+    if (reply != NULL)
+        return 0;
+    mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
+    return 1;
+}
+
 static void fail_with_redis_error(mf_req_t *r, redisReply *reply)
 {
     MF_LOG_ERROR_(NULL, "redis error: %.200s", reply->str);
@@ -116,6 +125,16 @@ static void finish(mf_req_t *r)
 static void on_xadd(mf_req_t *r, redisReply *reply)
 {
     enqueue_t *q = mf_req_data(r);
+    if (reply == NULL) {
+        /* The XADD may have reached Redis (and its AOF) before the connection broke: the events
+         * may be queued. Say so, and keep the Idempotency-Key so a retry with it answers
+         * with these event ids instead of queueing them again. */
+        if (q->replies_left > 0) {
+            q->replies_left = 0;
+            mf_respond_error(r, MF_EOUTCOME_UNKNOWN, NULL);
+        }
+        return;
+    }
     if (is_error(reply) || (reply->type == REDIS_REPLY_NIL)) {
         /* a failed MULTI/EXEC queued nothing */
         undo_quota(q);
@@ -163,6 +182,8 @@ static void send_events(mf_req_t *r)
 static void on_xlen(mf_req_t *r, redisReply *reply)
 {
     enqueue_t *q = mf_req_data(r);
+    if (lost_before_queueing(r, reply))
+        return;
     if (is_error(reply)) {
         undo_quota(q);
         fail_with_redis_error(r, reply);
@@ -180,6 +201,8 @@ static void on_xlen(mf_req_t *r, redisReply *reply)
 static void on_quota(mf_req_t *r, redisReply *reply)
 {
     enqueue_t *q = mf_req_data(r);
+    if (lost_before_queueing(r, reply))
+        return;
     if (is_error(reply) || reply->type != REDIS_REPLY_INTEGER) {
         undo_idempotency(q);
         fail_with_redis_error(r, reply);
@@ -210,6 +233,8 @@ static void count_quota(mf_req_t *r)
 
 static void on_stored_answer(mf_req_t *r, redisReply *reply)
 {
+    if (lost_before_queueing(r, reply))
+        return;
     if (reply->type == REDIS_REPLY_STRING) {
         mf_req_add_header(r, "idempotent-replayed", "true");
         mf_respond_json(r, 202, reply->str, reply->len);
@@ -222,6 +247,8 @@ static void on_stored_answer(mf_req_t *r, redisReply *reply)
 static void on_idempotency(mf_req_t *r, redisReply *reply)
 {
     enqueue_t *q = mf_req_data(r);
+    if (lost_before_queueing(r, reply))
+        return;
     if (is_error(reply)) {
         fail_with_redis_error(r, reply);
         return;

@@ -25,7 +25,8 @@
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "request body must be application/json") \
     X(RATE_LIMITED, "rate_limited", 429, "too many requests")                                     \
     X(INTERNAL, "internal_error", 500, "internal error")                                          \
-    X(UNAVAILABLE, "unavailable", 503, "service temporarily unavailable, retry later")
+    X(UNAVAILABLE, "unavailable", 503, "service temporarily unavailable, retry later")                \
+    X(OUTCOME_UNKNOWN, "outcome_unknown", 503, "the connection to the queue was lost mid-way: the request may have taken effect; retry with the same Idempotency-Key")
 
 typedef enum {
     MF_OK = 0,

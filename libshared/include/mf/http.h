@@ -104,7 +104,8 @@ void mf_http_forget_key(const char *key_id);
 void mf_http_enable_redis(void);
 /*
  * Send a Redis command for this request. cb runs later on this thread with the reply (which
- * may be an error reply) even when the client has gone, so a multi-step change completes;
+ * may be an error reply, or NULL when the connection was lost before the reply: the command
+ * may or may not have run) even when the client has gone, so a multi-step change completes;
  * after the handler returned, cb may use only mf_req_data, mf_req_identity, mf_req_id and the
  * mf_respond_* functions (which drop the answer for a departed client). When Redis is
  * unreachable this answers 503 itself and returns MF_EUNAVAILABLE: the handler must only return.

@@ -41,6 +41,10 @@ static mf_pg_stmt_t stmts[] = {
 static void on_queued(mf_req_t *r, mf_redis_reply_t *reply)
 {
     const char *id = mf_req_data(r);
+    if (reply == NULL) {
+        mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
+        return;
+    }
     if (reply->type == REDIS_REPLY_STRING && strcmp(reply->str, mf_req_identity(r)->tenant_id) == 0) {
         json_t *doc = json_pack("{s:s,s:s}", "event_id", id, "status", "queued");
         mf_respond_jsonv(r, 200, doc);

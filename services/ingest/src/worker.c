@@ -153,13 +153,46 @@ static size_t collect(redisReply *arr, entry_t *out, size_t cap)
     return n;
 }
 
-static void ack(worker_t *w, const char *id)
+/* Acknowledge and delete entries in one MULTI/EXEC, so no entry is ever acknowledged but left
+ * on the stream (which would then count as backlog forever). */
+static void ack_many(worker_t *w, const char *const *ids, size_t n)
 {
-    redisReply *rep = command(w, "XACK %s %s %s", w->stream, GROUP, id);
-    freeReplyObject(rep);
-    rep = command(w, "XDEL %s %s", w->stream, id);
-    freeReplyObject(rep);
+    if (n == 0)
+        return;
+    const char **argv = mf_malloc((n + 3) * sizeof(*argv));
+    for (;;) {
+        if (ensure_redis(w) != 0)
+            break;
+        int ok = redisAppendCommand(w->redis, "MULTI") == REDIS_OK;
+        argv[0] = "XACK";
+        argv[1] = w->stream;
+        argv[2] = GROUP;
+        for (size_t i = 0; i < n; i++)
+            argv[3 + i] = ids[i];
+        ok = ok && redisAppendCommandArgv(w->redis, (int)(n + 3), argv, NULL) == REDIS_OK;
+        argv[0] = "XDEL";
+        argv[1] = w->stream;
+        for (size_t i = 0; i < n; i++)
+            argv[2 + i] = ids[i];
+        ok = ok && redisAppendCommandArgv(w->redis, (int)(n + 2), argv, NULL) == REDIS_OK;
+        ok = ok && redisAppendCommand(w->redis, "EXEC") == REDIS_OK;
+        for (int k = 0; ok && k < 4; k++) {
+            void *rep = NULL;
+            ok = redisGetReply(w->redis, &rep) == REDIS_OK;
+            freeReplyObject(rep);
+        }
+        if (ok)
+            break;
+        /* the connection broke: the entries stay pending and are acknowledged again later
+         * (acknowledging is idempotent); reconnect and retry now */
+        MF_LOG_WARN_(NULL, "acknowledging %zu events failed: %s", n, w->redis ? w->redis->errstr : "");
+        redisFree(w->redis);
+        w->redis = NULL;
+    }
+    free(argv);
 }
+
+static void ack(worker_t *w, const char *id) { ack_many(w, &id, 1); }
 
 static long long deliveries(worker_t *w, const char *id)
 {
@@ -251,6 +284,8 @@ static void apply(worker_t *w, entry_t *entries, size_t n)
     free(arr);
     if (res == NULL)
         return; /* stopping: leave the batch pending for the next worker */
+    const char **done = mf_calloc((size_t)PQntuples(res) + 1, sizeof(*done));
+    size_t ndone = 0;
     for (int row = 0; row < PQntuples(res); row++) {
         const char *event_id = PQgetvalue(res, row, 0), *status = PQgetvalue(res, row, 1),
                    *detail = PQgetvalue(res, row, 2);
@@ -267,7 +302,7 @@ static void apply(worker_t *w, entry_t *entries, size_t n)
         if (e == NULL)
             break;
         if (strcmp(status, "applied") == 0 || strcmp(status, "duplicate") == 0) {
-            ack(w, e->id);
+            done[ndone++] = e->id;
             if (status[0] == 'a') {
                 w->applied++;
                 mf_metrics_add(m_applied, 1);
@@ -283,6 +318,8 @@ static void apply(worker_t *w, entry_t *entries, size_t n)
         else
             MF_LOG_INFO_(NULL, "event %s (try %lld) failed, will retry: %s", event_id, tries, detail);
     }
+    ack_many(w, done, ndone);
+    free(done);
     PQclear(res);
 }
 

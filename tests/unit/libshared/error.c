@@ -34,6 +34,9 @@ static const error_row_t rows[] = {
     {MF_ERATE_LIMITED, "rate_limited", 429, "too many requests"},
     {MF_EINTERNAL, "internal_error", 500, "internal error"},
     {MF_EUNAVAILABLE, "unavailable", 503, "service temporarily unavailable, retry later"},
+    {MF_EOUTCOME_UNKNOWN, "outcome_unknown", 503,
+     "the connection to the queue was lost mid-way: the request may have taken effect; retry with the same "
+     "Idempotency-Key"},
 };
 
 static void test_table_is_complete(void **state)
