@@ -239,6 +239,29 @@ bad:
     return NULL;
 }
 
+json_t *mf_catalog_column_from_json(json_t *c, const char *where, const char *const *extra_allowed,
+                                    mf_json_err_t *err)
+{
+    const char *allowed[12] = {"source_field", "target_field", "transformation", "expression"};
+    size_t n = 4;
+    for (size_t i = 0; extra_allowed != NULL && extra_allowed[i] != NULL && n < MF_ARRAY_SIZE(allowed) - 1; i++)
+        allowed[n++] = extra_allowed[i];
+    allowed[n] = NULL;
+    const char *sf, *tf, *tr, *ex;
+    if (!json_is_object(c)) {
+        mf_json_fail(err, "%s must be an object", where);
+        return NULL;
+    }
+    if (mf_json_only_fields(c, where, allowed, err) != 0 ||
+        mf_json_string(c, where, "source_field", MF_JSON_REQUIRED, 1, MF_NAME_MAX, &sf, err) != 0 ||
+        mf_json_string(c, where, "target_field", MF_JSON_REQUIRED, 1, MF_NAME_MAX, &tf, err) != 0 ||
+        mf_json_string(c, where, "transformation", MF_JSON_NULLABLE, 0, 128, &tr, err) != 0 ||
+        mf_json_string(c, where, "expression", MF_JSON_NULLABLE | MF_JSON_MULTILINE, 0, MF_TEXT_MAX, &ex, err) != 0)
+        return NULL;
+    return json_pack("{s:s,s:s,s:s,s:s}", "source_field", sf, "target_field", tf, "transformation", tr ? tr : "",
+                     "expression", ex ? ex : "");
+}
+
 int mf_catalog_apply(mf_req_t *r, json_t *cs, mf_apply_mode_t mode, long long if_match, mf_req_pg_cb cb)
 {
     static const char *const modes[] = {"create", "replace", "merge"};

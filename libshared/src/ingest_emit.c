@@ -13,26 +13,18 @@ static const char *const run_states[] = {"START", "RUNNING", "COMPLETE", "ABORT"
 
 static json_t *column_lineage(json_t *arr, json_t *target, mf_json_err_t *err)
 {
-    static const char *const allowed[] = {"source", "source_field", "target_field", "transformation", "expression",
-                                          NULL};
+    static const char *const extra[] = {"source", NULL};
     json_t *edges = json_array(); /* one lineage entry per source dataset */
     size_t i;
     json_t *c;
     json_array_foreach(arr, i, c)
     {
         char where[64];
-        const char *sf, *tf, *tr, *ex;
         mf_json_path_index(where, sizeof(where), "column_lineage", i);
-        if (!json_is_object(c)) {
-            mf_json_fail(err, "%s must be an object", where);
+        json_t *col = mf_catalog_column_from_json(c, where, extra, err);
+        if (col == NULL)
             goto bad;
-        }
-        if (mf_json_only_fields(c, where, allowed, err) != 0 ||
-            mf_json_string(c, where, "source_field", MF_JSON_REQUIRED, 1, MF_NAME_MAX, &sf, err) != 0 ||
-            mf_json_string(c, where, "target_field", MF_JSON_REQUIRED, 1, MF_NAME_MAX, &tf, err) != 0 ||
-            mf_json_string(c, where, "transformation", MF_JSON_NULLABLE, 0, 128, &tr, err) != 0 ||
-            mf_json_string(c, where, "expression", MF_JSON_NULLABLE | MF_JSON_MULTILINE, 0, MF_TEXT_MAX, &ex, err) != 0)
-            goto bad;
+        json_decref(col); /* appended below, once the source is known */
         json_t *src_v = json_object_get(c, "source");
         if (src_v == NULL) {
             mf_json_fail(err, "%s.source is required", where);
@@ -63,9 +55,7 @@ static json_t *column_lineage(json_t *arr, json_t *target, mf_json_err_t *err)
             json_array_append_new(edges, edge);
         }
         json_decref(src);
-        json_array_append_new(json_object_get(edge, "columns"),
-                              json_pack("{s:s,s:s,s:s,s:s}", "source_field", sf, "target_field", tf,
-                                        "transformation", tr ? tr : "", "expression", ex ? ex : ""));
+        json_array_append_new(json_object_get(edge, "columns"), mf_catalog_column_from_json(c, where, extra, err));
     }
     return edges;
 bad:

@@ -46,6 +46,14 @@ json_t *mf_catalog_changeset_from_json(json_t *body, const char *name, const cha
 /* A dataset reference: "name" or {"namespace","name"}; new {"namespace","name"} or NULL with err. */
 json_t *mf_catalog_ref_from_json(json_t *v, const char *where, mf_json_err_t *err);
 
+/*
+ * One column lineage entry {source_field, target_field, transformation?, expression?} at
+ * `where` into a new normalized object (missing optional members as ""), or NULL with err.
+ * extra_allowed (NULL-terminated, may be NULL) names members the caller reads itself.
+ */
+json_t *mf_catalog_column_from_json(json_t *c, const char *where, const char *const *extra_allowed,
+                                    mf_json_err_t *err);
+
 /* 1 when s is a valid tag, else 0. */
 int mf_catalog_tag_ok(const char *s);
 /* 1 when s is a valid name (1..MF_NAME_MAX bytes, clean UTF-8), else 0. */

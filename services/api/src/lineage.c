@@ -37,32 +37,21 @@ static void on_added(mf_req_t *r, PGresult *res)
 
 static json_t *columns_or_null(json_t *cols, mf_json_err_t *err)
 {
-    static const char *const allowed[] = {"source_field", "target_field", "transformation", "expression", NULL};
     json_t *out = json_array();
     size_t i;
     json_t *c;
     json_array_foreach(cols, i, c)
     {
         char where[64];
-        const char *src, *tgt, *tr, *expr;
         mf_json_path_index(where, sizeof(where), "columns", i);
-        if (!json_is_object(c)) {
-            snprintf(err->msg, sizeof(err->msg), "%s must be an object", where);
-            goto bad;
+        json_t *col = mf_catalog_column_from_json(c, where, NULL, err);
+        if (col == NULL) {
+            json_decref(out);
+            return NULL;
         }
-        if (mf_json_only_fields(c, where, allowed, err) != 0 ||
-            mf_json_string(c, where, "source_field", MF_JSON_REQUIRED, 1, MF_NAME_MAX, &src, err) != 0 ||
-            mf_json_string(c, where, "target_field", MF_JSON_REQUIRED, 1, MF_NAME_MAX, &tgt, err) != 0 ||
-            mf_json_string(c, where, "transformation", MF_JSON_NULLABLE, 0, 128, &tr, err) != 0 ||
-            mf_json_string(c, where, "expression", MF_JSON_NULLABLE | MF_JSON_MULTILINE, 0, MF_TEXT_MAX, &expr, err) != 0)
-            goto bad;
-        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "source_field", src, "target_field", tgt,
-                                             "transformation", tr ? tr : "", "expression", expr ? expr : ""));
+        json_array_append_new(out, col);
     }
     return out;
-bad:
-    json_decref(out);
-    return NULL;
 }
 
 static void add_edge(mf_req_t *r)

@@ -11,18 +11,7 @@
 #include "mf/ingest_queue.h"
 #include "mf/util.h"
 
-static void emit_one(mf_req_t *r)
-{
-    mf_json_err_t err;
-    json_t *event = mf_ingest_from_emit(mf_req_body(r), &err);
-    if (event == NULL) {
-        mf_respond_error(r, MF_EINVALID_REQUEST, "%s", err.msg);
-        return;
-    }
-    json_t *events = json_array();
-    json_array_append_new(events, event);
-    mf_ingest_enqueue(r, events, 1);
-}
+static void emit_one(mf_req_t *r) { mf_ingest_enqueue_decoded(r, mf_ingest_from_emit); }
 
 /* Decode item i into events, or answer 400 naming it. */
 static int add_item(mf_req_t *r, json_t *events, json_t *item, size_t i)

@@ -9,18 +9,7 @@
 #include "mf/ingest_queue.h"
 #include "mf/util.h"
 
-static void post_lineage(mf_req_t *r)
-{
-    mf_json_err_t err;
-    json_t *event = mf_ingest_from_openlineage(mf_req_body(r), &err);
-    if (event == NULL) {
-        mf_respond_error(r, MF_EINVALID_REQUEST, "%s", err.msg);
-        return;
-    }
-    json_t *events = json_array();
-    json_array_append_new(events, event);
-    mf_ingest_enqueue(r, events, 1);
-}
+static void post_lineage(mf_req_t *r) { mf_ingest_enqueue_decoded(r, mf_ingest_from_openlineage); }
 
 static const mf_route_t routes[] = {
     {"POST", "/api/v1/lineage", MF_ROLE_EDITOR, post_lineage, MF_BODY_JSON},
