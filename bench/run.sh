@@ -476,7 +476,8 @@ measure_emit() {
 # clients, no pipelining, on the same Redis. A first short run is the warm-up
 # and sizes the measured one to last about DURATION seconds.
 measure_xadd() {
-  local round="$1" out="$WORK/wrk/redis_xadd.$round.txt" calib="$WORK/redis_xadd.calibrate.txt" payload rps n
+  local round="$1"
+  local out="$WORK/wrk/redis_xadd.$round.txt" calib="$WORK/redis_xadd.calibrate.txt" payload rps n
   payload="$(head -c "$EMIT_BYTES" /dev/zero | tr '\0' x)"
   local rb=(redis-benchmark -h 127.0.0.1 -p "$MF_REDIS_PORT" -c "$CONNECTIONS" --csv)
   fg_run "${rb[@]}" -n 20000 XADD "$XADD_STREAM" '*' e "$payload" >"$calib" 2>&1 ||
@@ -499,7 +500,8 @@ measure_xadd() {
 # per second until the stream is empty. Then the same dataset rows as raw
 # multi-row INSERTs into a scratch copy of the datasets table.
 measure_persist() {
-  local round="$1" n="$PERSIST_EVENTS" dir="$WORK/persist.$round" out="$WORK/wrk/mf_persist.$round.json"
+  local round="$1"
+  local n="$PERSIST_EVENTS" dir="$WORK/persist.$round" out="$WORK/wrk/mf_persist.$round.json"
   mkdir -p "$dir"
   servers_alive
   "$PY" "$TOOL" make --template "$WORK/template.json" --count "$n" --name-format "persist_r${round}_%06d" \

@@ -1,18 +1,22 @@
 /*
- * ingest_queue.c: see ingest_queue.h. One request runs this chain of Redis
- * commands, each step started from the previous reply (all pipelined on the
- * thread's one connection with every other request's commands):
+ * ingest_queue.c: see ingest_queue.h. One request runs at most two Redis
+ * commands, pipelined on the loop thread's one connection with every other
+ * request's:
  *
  *   [SET idem key <answer> NX -> taken: GET it and replay the stored answer]
- *   INCRBY monthly quota counter   (over the plan: DECRBY back, 403)
- *   XLEN stream                    (over MF_INGEST_QUEUE_MAX: DECRBY back, 503)
- *   XADD ... (MULTI/EXEC for a batch, so it is queued whole or not at all)
- *   SET status keys                (not waited for)
+ *   EVAL enqueue script: in one atomic step, count the events against the
+ *        tenant's monthly quota (over: undo, "quota" -> 403), check the
+ *        stream's length against MF_INGEST_QUEUE_MAX (over: undo, "full" ->
+ *        503), mark each event queued (its status key) and XADD it.
  *   202
  *
- * The answer is stored under the Idempotency-Key before anything is queued,
- * so concurrent retries with one key all get the first post's event ids and
- * queue nothing. Every refusal after that point deletes the key again.
+ * The script makes a batch queued whole or not at all, and with AOF its
+ * writes are persisted together. The answer is stored under the
+ * Idempotency-Key before anything is queued, so concurrent retries with one
+ * key all get the first post's event ids and queue nothing; a refusal
+ * deletes the key again. If the connection breaks before the script's reply,
+ * the events may be queued: the answer is 503 outcome_unknown and the key is
+ * kept, so a retry with it answers with the same ids.
  *
  * The chain goes on when the client leaves mid-way, so what a retried post
  * with the same Idempotency-Key finds is always what was really queued.
@@ -37,7 +41,6 @@ typedef struct {
     char idem_key[96];
     char quota_key[128];
     char count[24];
-    size_t replies_left;
 } enqueue_t;
 
 static void enqueue_free(void *p)
@@ -72,16 +75,9 @@ static void undo_idempotency(enqueue_t *q)
 }
 
 /* Undo what the chain did before a refusal: the quota count and the stored answer. */
-static void undo_quota(enqueue_t *q)
-{
-    const char *argv[] = {"DECRBY", q->quota_key, q->count};
-    send_and_forget(3, argv);
-    undo_idempotency(q);
-}
-
 static int is_error(redisReply *reply) { return reply->type == REDIS_REPLY_ERROR; }
 
-/* The connection broke before this step's reply: before any XADD nothing was queued. */
+/* The connection broke before this step's reply: before the script nothing was queued. */
 static int lost_before_queueing(mf_req_t *r, redisReply *reply)
 {
     if (reply != NULL)
@@ -90,145 +86,82 @@ static int lost_before_queueing(mf_req_t *r, redisReply *reply)
     return 1;
 }
 
-static void fail_with_redis_error(mf_req_t *r, redisReply *reply)
-{
-    MF_LOG_ERROR_(NULL, "redis error: %.200s", reply->str);
-    mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the event; retry shortly");
-}
+/* KEYS: quota counter, stream. ARGV: n, quota, queue max, tenant, status ttl,
+ * then per event: status key, event JSON. */
+static const char enqueue_script[] =
+    "local n = tonumber(ARGV[1]) "
+    "local used = redis.call('INCRBY', KEYS[1], n) "
+    "if used == n then redis.call('EXPIRE', KEYS[1], 3456000) end "
+    "if used > tonumber(ARGV[2]) then redis.call('DECRBY', KEYS[1], n) return 'quota' end "
+    "if redis.call('XLEN', KEYS[2]) + n > tonumber(ARGV[3]) then redis.call('DECRBY', KEYS[1], n) return 'full' end "
+    "for i = 0, n - 1 do "
+    "  redis.call('SET', ARGV[6 + 2 * i], ARGV[4], 'EX', ARGV[5]) "
+    "  redis.call('XADD', KEYS[2], '*', 'e', ARGV[7 + 2 * i]) "
+    "end "
+    "return 'ok'";
 
-/* The status keys ("queued") go first on the same connection as the XADD, so they exist
- * before the 202 leaves; a refusal deletes them again. */
-static void set_status_keys(mf_req_t *r, int set)
-{
-    enqueue_t *q = mf_req_data(r);
-    char ttl[16];
-    snprintf(ttl, sizeof(ttl), "%d", MF_INGEST_STATUS_TTL);
-    for (size_t i = 0; i < q->n; i++) {
-        char key[160];
-        json_t *ev = json_array_get(q->events, i);
-        mf_ingest_status_key(key, sizeof(key), json_string_value(json_object_get(ev, "event_id")));
-        const char *set_argv[] = {"SET", key, mf_req_identity(r)->tenant_id, "EX", ttl};
-        const char *del_argv[] = {"DEL", key};
-        if (set)
-            send_and_forget(5, set_argv);
-        else
-            send_and_forget(2, del_argv);
-    }
-}
-
-static void finish(mf_req_t *r)
-{
-    enqueue_t *q = mf_req_data(r);
-    mf_respond_json(r, 202, q->answer, q->answer_len);
-}
-
-static void on_xadd(mf_req_t *r, redisReply *reply)
+static void on_enqueued(mf_req_t *r, redisReply *reply)
 {
     enqueue_t *q = mf_req_data(r);
     if (reply == NULL) {
-        /* The XADD may have reached Redis (and its AOF) before the connection broke: the events
-         * may be queued. Say so, and keep the Idempotency-Key so a retry with it answers
-         * with these event ids instead of queueing them again. */
-        if (q->replies_left > 0) {
-            q->replies_left = 0;
-            mf_respond_error(r, MF_EOUTCOME_UNKNOWN, NULL);
+        mf_respond_error(r, MF_EOUTCOME_UNKNOWN, NULL);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING) {
+        if (strcmp(reply->str, "ok") == 0) {
+            mf_respond_json(r, 202, q->answer, q->answer_len);
+            return;
         }
-        return;
-    }
-    if (is_error(reply) || (reply->type == REDIS_REPLY_NIL)) {
-        /* a failed MULTI/EXEC queued nothing */
-        undo_quota(q);
-        set_status_keys(r, 0);
-        q->replies_left = 0;
-        if (is_error(reply))
-            fail_with_redis_error(r, reply);
-        else
-            mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the events; retry shortly");
-        return;
-    }
-    if (q->replies_left > 0 && --q->replies_left == 0)
-        finish(r);
-}
-
-static void send_events(mf_req_t *r)
-{
-    enqueue_t *q = mf_req_data(r);
-    const char *stream = mf_config_str(MF_CFG_INGEST_STREAM);
-    int batch = q->n > 1;
-    q->replies_left = batch ? q->n + 2 : 1;
-    set_status_keys(r, 1);
-    if (batch) {
-        const char *multi[] = {"MULTI"};
-        if (mf_req_redis_or_respond(r, 1, multi, NULL, on_xadd) != 0)
+        undo_idempotency(q);
+        if (strcmp(reply->str, "quota") == 0) {
+            mf_respond_error(r, MF_EQUOTA_EXCEEDED, "the plan's %lld emit events this month are used up",
+                             mf_req_identity(r)->emit_quota);
             return;
-    }
-    for (size_t i = 0; i < q->n; i++) {
-        size_t len;
-        char *text = mf_json_dump(json_array_get(q->events, i), &len);
-        const char *argv[] = {"XADD", stream, "*", "e", text};
-        size_t lens[] = {4, strlen(stream), 1, 1, len};
-        int rc = mf_req_redis_or_respond(r, 5, argv, lens, on_xadd);
-        free(text);
-        if (rc != 0)
-            return;
-    }
-    if (batch) {
-        const char *exec[] = {"EXEC"};
-        if (mf_req_redis_or_respond(r, 1, exec, NULL, on_xadd) != 0)
-            return;
-    }
-}
-
-static void on_xlen(mf_req_t *r, redisReply *reply)
-{
-    enqueue_t *q = mf_req_data(r);
-    if (lost_before_queueing(r, reply))
-        return;
-    if (is_error(reply)) {
-        undo_quota(q);
-        fail_with_redis_error(r, reply);
-        return;
-    }
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer + (long long)q->n > mf_config_int(MF_CFG_INGEST_QUEUE_MAX)) {
-        undo_quota(q);
-        MF_LOG_WARN_(NULL, "ingest queue full (%lld events)", reply->integer);
+        }
+        MF_LOG_WARN_(NULL, "ingest queue full");
         mf_respond_error(r, MF_EUNAVAILABLE, "the ingest queue is full; retry shortly");
         return;
     }
-    send_events(r);
+    undo_idempotency(q);
+    MF_LOG_ERROR_(NULL, "redis error: %.200s", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the event; retry shortly");
 }
 
-static void on_quota(mf_req_t *r, redisReply *reply)
+static void run_enqueue_script(mf_req_t *r)
 {
     enqueue_t *q = mf_req_data(r);
-    if (lost_before_queueing(r, reply))
-        return;
-    if (is_error(reply) || reply->type != REDIS_REPLY_INTEGER) {
+    size_t argc = 10 + 2 * q->n;
+    const char **argv = mf_calloc(argc, sizeof(*argv));
+    size_t *lens = mf_calloc(argc, sizeof(*lens));
+    char **owned = mf_calloc(2 * q->n + 1, sizeof(*owned));
+    char quota[24], queue_max[24], ttl[16];
+    snprintf(quota, sizeof(quota), "%lld", mf_req_identity(r)->emit_quota);
+    snprintf(queue_max, sizeof(queue_max), "%lld", mf_config_int(MF_CFG_INGEST_QUEUE_MAX));
+    snprintf(ttl, sizeof(ttl), "%d", MF_INGEST_STATUS_TTL);
+    const char *fixed[] = {"EVAL", enqueue_script, "2", q->quota_key, mf_config_str(MF_CFG_INGEST_STREAM),
+                           q->count, quota, queue_max, mf_req_identity(r)->tenant_id, ttl};
+    size_t a = 0;
+    for (; a < MF_ARRAY_SIZE(fixed); a++) {
+        argv[a] = fixed[a];
+        lens[a] = strlen(fixed[a]);
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        json_t *ev = json_array_get(q->events, i);
+        char *key = owned[2 * i] = mf_malloc(160);
+        mf_ingest_status_key(key, 160, json_string_value(json_object_get(ev, "event_id")));
+        argv[a] = key;
+        lens[a++] = strlen(key);
+        owned[2 * i + 1] = mf_json_dump(ev, &lens[a]);
+        argv[a++] = owned[2 * i + 1];
+    }
+    int rc = mf_req_redis_or_respond(r, (int)argc, argv, lens, on_enqueued);
+    if (rc != 0)
         undo_idempotency(q);
-        fail_with_redis_error(r, reply);
-        return;
-    }
-    long long quota = mf_req_identity(r)->emit_quota;
-    if (reply->integer > quota) {
-        undo_quota(q);
-        mf_respond_error(r, MF_EQUOTA_EXCEEDED, "the plan's %lld emit events this month are used up", quota);
-        return;
-    }
-    if (reply->integer == (long long)q->n) {
-        const char *argv[] = {"EXPIRE", q->quota_key, "3456000"}; /* 40 days: past the month's end */
-        send_and_forget(3, argv);
-    }
-    const char *argv[] = {"XLEN", mf_config_str(MF_CFG_INGEST_STREAM)};
-    if (mf_req_redis_or_respond(r, 2, argv, NULL, on_xlen) != 0)
-        return;
-}
-
-static void count_quota(mf_req_t *r)
-{
-    enqueue_t *q = mf_req_data(r);
-    const char *argv[] = {"INCRBY", q->quota_key, q->count};
-    if (mf_req_redis_or_respond(r, 3, argv, NULL, on_quota) != 0)
-        return;
+    for (size_t i = 0; i < 2 * q->n; i++)
+        free(owned[i]);
+    free(owned);
+    free(argv);
+    free(lens);
 }
 
 static void on_stored_answer(mf_req_t *r, redisReply *reply)
@@ -250,7 +183,8 @@ static void on_idempotency(mf_req_t *r, redisReply *reply)
     if (lost_before_queueing(r, reply))
         return;
     if (is_error(reply)) {
-        fail_with_redis_error(r, reply);
+        MF_LOG_ERROR_(NULL, "redis error: %.200s", reply->str);
+        mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the event; retry shortly");
         return;
     }
     if (reply->type == REDIS_REPLY_NIL) {
@@ -260,7 +194,7 @@ static void on_idempotency(mf_req_t *r, redisReply *reply)
             return;
         return;
     }
-    count_quota(r);
+    run_enqueue_script(r);
 }
 
 void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single)
@@ -320,7 +254,7 @@ void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single)
             return;
         return;
     }
-    count_quota(r);
+    run_enqueue_script(r);
 }
 
 void mf_ingest_enqueue_decoded(mf_req_t *r, json_t *(*decode)(json_t *body, mf_json_err_t *err))

@@ -56,7 +56,6 @@ from conftest import (
 EVENTS = int(os.environ.get("MF_FAULT_EVENTS", "5000"))
 STACK = os.path.join(REPO, "scripts", "stack.sh")
 DATASETS = 50  # events spread over this many datasets (versions count applications)
-BATCH = 256  # the worker's default MF_INGEST_BATCH
 
 
 def _pg_bin():
@@ -202,31 +201,51 @@ def stream_len(redis_url, stream):
     return int(redis_cli(redis_url, "XLEN", stream))
 
 
-def group_pending(redis_url, stream):
-    """Entries delivered to a consumer and not yet acknowledged (XINFO GROUPS)."""
+def group_info(redis_url, stream):
+    """The consumer group's XINFO GROUPS fields (one group per stream here)."""
     lines = redis_cli(redis_url, "XINFO", "GROUPS", stream).splitlines()
-    total = 0
-    for k, v in zip(lines[::2], lines[1::2]):
-        if k == "pending":
-            total += int(v)
-    return total
+    return dict(zip(lines[::2], lines[1::2]))
+
+
+def group_pending(redis_url, stream):
+    """Entries delivered to a consumer and not yet acknowledged."""
+    return int(group_info(redis_url, stream).get("pending", "0"))
+
+
+def last_generated_id(redis_url, stream):
+    lines = redis_cli(redis_url, "XINFO", "STREAM", stream).splitlines()
+    return dict(zip(lines[::2], lines[1::2])).get("last-generated-id")
 
 
 def wait_drained(redis_url, stream, timeout, workers=()):
-    """Until the stream is empty: the worker XACKs and XDELs each entry once it
-    is applied (or dead-lettered), so the stream length is the backlog."""
+    """Until the group has been handed every entry and has acknowledged all of
+    them; then the stream must be empty (the worker deletes what it
+    acknowledges in the same MULTI/EXEC: the stream length is the backlog)."""
     def drained():
         for w in workers:
             assert w.alive(), "%s (%s) died:\n%s" % (w.label, w.name, w.log_tail(max_chars=4000))
-        return stream_len(redis_url, stream) == 0
-    wait_until(drained, timeout, "stream %s to drain" % stream, interval=0.25)
+        g = group_info(redis_url, stream)
+        return g.get("pending") == "0" and \
+            g.get("last-delivered-id") == last_generated_id(redis_url, stream)
+    wait_until(drained, timeout, "every entry of %s delivered and acknowledged" % stream,
+               interval=0.25)
+    left = stream_len(redis_url, stream)
+    if left:
+        entries = redis_cli(redis_url, "XRANGE", stream, "-", "+", "COUNT", "3")
+        raise AssertionError("%d acknowledged entries are still on the stream (the stream length is "
+                             "no longer the backlog), e.g.:\n%s" % (left, entries[:1500]))
 
 
-def check_exactly_once(stack, tenant, acked, unanswered=0):
+def check_exactly_once(stack, tenant, acked, unanswered=0, poster=None):
     applied = applied_ids(stack, tenant)
     missing = set(acked) - applied
-    assert not missing, "%d of %d acknowledged events were never applied, e.g. %s" % (
-        len(missing), len(acked), sorted(missing)[:5])
+    if missing:
+        detail = ""
+        if poster is not None:
+            detail = "\nhow they were acknowledged: %r\nposter: %r" % (
+                {m: poster.how.get(m) for m in sorted(missing)[:10]}, poster.summary())
+        raise AssertionError("%d of %d acknowledged events were never applied, e.g. %s%s" % (
+            len(missing), len(acked), sorted(missing)[:5], detail))
     extra = applied - set(acked)
     assert len(extra) <= unanswered, \
         "%d applied events nobody was answered for, but only %d events were in unanswered " \
@@ -256,7 +275,15 @@ def post_all(ing, n, prefix="fx", batch=500):
 
 class Poster:
     """Client threads posting events (single emits, and now and then a small
-    batch) as fast as they can, recording what was acknowledged."""
+    batch) as fast as they can, recording what was acknowledged.
+
+    Half of the threads behave like a careful pipeline: every post carries an
+    Idempotency-Key and is retried with it, after a lost connection or a 503,
+    until it gets a 202 (whose event ids, replayed or not, must then be applied).
+    The other half post once without a key; a post that gets no answer may or
+    may not have been queued (counted in ``unanswered``)."""
+
+    RETRY_FOR = 90.0  # seconds a keyed post is retried before the test gives up on it
 
     def __init__(self, base, key, threads=4, batch_every=4, batch_size=10):
         self.base = base
@@ -265,11 +292,15 @@ class Poster:
         self.batch_size = batch_size
         self.lock = threading.Lock()
         self.acked = []
-        self.unanswered = 0      # events in requests that got no answer
+        self.unanswered = 0      # events of posts without a definite answer
         self.statuses = {}       # status code -> count
-        self.errors = 0
+        self.codes = {}          # error code -> count
+        self.errors = 0          # connection errors
+        self.replayed = 0        # 202s with Idempotent-Replayed: true
+        self.retried = 0         # keyed posts that needed more than one try
+        self.how = {}            # event id -> how its 202 came (for failure messages)
         self.stop_flag = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True)
+        self.threads = [threading.Thread(target=self._run, args=(t, t % 2 == 0), daemon=True)
                         for t in range(threads)]
 
     def start(self):
@@ -280,7 +311,7 @@ class Poster:
     def stop(self):
         self.stop_flag.set()
         for t in self.threads:
-            t.join(60)
+            t.join(self.RETRY_FOR + 30)
             assert not t.is_alive(), "a posting thread did not stop"
 
     def count(self):
@@ -291,13 +322,39 @@ class Poster:
         with self.lock:
             return self.statuses.get(status, 0)
 
-    def wait_acked(self, n, timeout, what):
-        wait_until(lambda: self.count() >= n, timeout, "%d acknowledged events (%s); statuses so far "
-                   "%r, connection errors %d" % (n, what, self.statuses, self.errors))
+    def summary(self):
+        with self.lock:
+            return {"acked": len(self.acked), "unanswered": self.unanswered,
+                    "statuses": dict(self.statuses), "codes": dict(self.codes),
+                    "connection_errors": self.errors, "replayed": self.replayed,
+                    "retried": self.retried}
 
-    def _run(self, t):
+    def wait_acked(self, n, timeout, what):
+        wait_until(lambda: self.count() >= n, timeout, "%d acknowledged events (%s); so far %r" % (
+            n, what, self.summary()))
+
+    def _post(self, s, path, body, headers):
+        """(status, json body, replayed) or None when no answer came."""
+        try:
+            r = s.post(self.base + path, json=body, headers=headers, timeout=10)
+        except requests.RequestException:
+            with self.lock:
+                self.errors += 1
+            return None
+        with self.lock:
+            self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
+        try:
+            doc = r.json()
+        except ValueError:
+            doc = {}
+        if r.status_code != 202:
+            code = (doc.get("error") or {}).get("code", "?")
+            with self.lock:
+                self.codes[code] = self.codes.get(code, 0) + 1
+        return r.status_code, doc, r.headers.get("Idempotent-Replayed") == "true"
+
+    def _run(self, t, keyed):
         s = requests.Session()
-        headers = {"Authorization": "Bearer " + self.key, "Content-Type": "application/json"}
         i = 0
         while not self.stop_flag.is_set():
             i += 1
@@ -309,22 +366,39 @@ class Poster:
             else:
                 body = {"dataset": {"name": "fx-%d" % ((t * 7 + i) % DATASETS)}}
                 path, n = "/api/v1/emit", 1
-            try:
-                r = s.post(self.base + path, json=body, headers=headers, timeout=10)
-            except requests.RequestException:
-                with self.lock:
-                    self.unanswered += n
-                    self.errors += 1
-                s = requests.Session()
-                time.sleep(0.02)
-                continue
-            with self.lock:
-                self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
-                if r.status_code == 202:
-                    b = r.json()
-                    self.acked += b["event_ids"] if batch else [b["event_id"]]
-            if r.status_code != 202:
-                time.sleep(0.02)
+            headers = {"Authorization": "Bearer " + self.key}
+            if keyed:
+                headers["Idempotency-Key"] = "poster-" + uuid.uuid4().hex
+            deadline = time.monotonic() + self.RETRY_FOR
+            tries = 0
+            while True:
+                tries += 1
+                res = self._post(s, path, body, headers)
+                if res is None:
+                    s = requests.Session()
+                if res is not None and res[0] == 202:
+                    ids = res[1]["event_ids"] if batch else [res[1]["event_id"]]
+                    with self.lock:
+                        self.acked += ids
+                        self.replayed += res[2]
+                        self.retried += tries > 1
+                        for eid in ids:
+                            self.how[eid] = "%s, try %d%s" % (
+                                "batch" if batch else "single", tries,
+                                ", replayed" if res[2] else "")
+                    break
+                definite = res is not None and res[0] != 503 and res[1].get("error", {}).get(
+                    "code") != "outcome_unknown"
+                if definite:
+                    break  # a refusal: nothing was queued
+                if not keyed or time.monotonic() > deadline:
+                    if res is None or res[1].get("error", {}).get("code") == "outcome_unknown":
+                        with self.lock:
+                            self.unanswered += n
+                    break
+                time.sleep(0.05)  # retry the same post with the same key
+            if not batch and i % 50 == 0:
+                time.sleep(0)  # let the other threads run
 
 
 def stopped_counts(worker):
@@ -349,8 +423,16 @@ def kill9(proc):
 
 
 def test_worker_kill9_midstream(stack):
-    """kill -9 of the worker in the middle of EVENTS events, twice, then a new
-    worker: every acknowledged event applied exactly once."""
+    """kill -9 of the worker in the middle of EVENTS events, three times, then a
+    new worker: every acknowledged event applied exactly once.
+
+    The first kills land wherever the worker is (mostly inside a batch's
+    transaction: that batch is redelivered). The last one lands in the window
+    that exactly-once is about: the batch is committed in Postgres but not yet
+    acknowledged in Redis. To be there, Redis write commands are paused
+    (CLIENT PAUSE WRITE) until the transaction in flight has committed; the
+    worker then waits for its XACK, and is killed; the next worker is handed
+    the same entries and must find them already applied (duplicates)."""
     stream = "mf:fault:" + uuid.uuid4().hex
     tenant = stack.tenant()
     srv = stack.serve(stream)
@@ -363,23 +445,42 @@ def test_worker_kill9_midstream(stack):
         return int(stack.sql("SELECT count(*) FROM ingest_events WHERE tenant_id = '%s'"
                              % tenant.id)[0])
 
+    def state():
+        return {"applied": count(), "on_stream": stream_len(redis_url, stream),
+                "pending": group_pending(redis_url, stream)}
+
     kills = []
-    for frac in (0.2, 0.4, 0.6):
+    for frac in (0.2, 0.4):
         w = stack.worker(stream)
         threshold = int(EVENTS * frac)
         wait_until(lambda: w.alive() and count() >= threshold, 120 + EVENTS / 20,
                    "%d events applied before the kill" % threshold, interval=0.02)
-        # best effort: kill while it acknowledges a committed batch (entries are
-        # XACKed and XDELed one by one, so the stream length is then between two
-        # batch boundaries); else kill anyway
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            left = stream_len(redis_url, stream)
-            if left % BATCH != EVENTS % BATCH:
-                break
         kill9(w)
-        kills.append({"applied": count(), "stream": stream_len(redis_url, stream),
-                      "pending": group_pending(redis_url, stream)})
+        kills.append(dict(state(), how="anywhere"))
+
+    # the last kill: committed, not acknowledged
+    w = stack.worker(stream)
+    threshold = int(EVENTS * 0.6)
+    wait_until(lambda: w.alive() and count() >= threshold, 120 + EVENTS / 20,
+               "%d events applied before the kill" % threshold, interval=0.02)
+    unacked = 0
+    for attempt in range(10):
+        before = count()
+        redis_cli(redis_url, "CLIENT", "PAUSE", "20000", "WRITE")
+        try:
+            # the batch in flight commits, then its XACK waits for the pause to end
+            try:
+                wait_until(lambda: count() > before, 10, "a commit during the pause", interval=0.02)
+            except AssertionError:
+                continue  # it was between batches: try again
+            kill9(w)
+        finally:
+            redis_cli(redis_url, "CLIENT", "UNPAUSE")
+        st = state()
+        unacked = st["applied"] - (EVENTS - st["on_stream"])
+        kills.append(dict(st, how="committed, not acknowledged", unacked=unacked))
+        break
+    assert unacked > 0, "could not kill the worker between commit and acknowledgement: %r" % kills
     assert kills[-1]["applied"] < EVENTS, "the worker finished before it was killed: raise " \
                                          "MF_FAULT_EVENTS (at each kill: %r)" % kills
     w = stack.worker(stream)
@@ -387,11 +488,13 @@ def test_worker_kill9_midstream(stack):
     w.stop_and_check()
     applied = check_exactly_once(stack, tenant, acked)
     assert len(applied) == EVENTS
-    # what the last worker applied and what it found already applied (redeliveries)
+    # the last worker applied the rest and found the committed, unacknowledged batch applied
     n_applied, n_dup = stopped_counts(w)
     assert n_applied == EVENTS - kills[-1]["applied"], (n_applied, kills)
-    print("worker kill -9: %d events; applied at the kills and pending entries then: %r; "
-          "last worker applied %d, duplicates %d" % (EVENTS, kills, n_applied, n_dup))
+    assert n_dup == unacked, "redelivered entries found applied: %d, expected %d (%r)" % (
+        n_dup, unacked, kills)
+    print("worker kill -9: %d events; at each kill %r; last worker applied %d, duplicates %d" % (
+        EVENTS, kills, n_applied, n_dup))
     srv.stop_and_check()
 
 
@@ -403,23 +506,23 @@ def test_serve_kill9_under_load(stack):
     port = free_port()
     srv = stack.serve(stream, port=port)
     w = stack.worker(stream)
-    load = max(300, EVENTS // 10)
-    poster = Poster(srv.base, tenant.key).start()
+    load = max(200, EVENTS // 20)
+    poster = Poster(srv.base, tenant.key, threads=6).start()
     try:
-        poster.wait_acked(load, 120, "before the kill")
-        kill9(srv)
-        before = poster.count()
-        wait_until(lambda: poster.errors > 0, 30, "clients to notice the dead serve")
-        srv.start()  # same port, same log
-        poster.wait_acked(before + load, 120, "after the restart")
+        poster.wait_acked(load, 120, "before the first kill")
+        for round_ in range(2):
+            kill9(srv)
+            errors = poster.errors
+            wait_until(lambda: poster.errors > errors, 30, "clients to notice the dead serve")
+            before = poster.count()
+            srv.start()  # same port, same log
+            poster.wait_acked(before + load, 120, "after the restart (%d)" % round_)
     finally:
         poster.stop()
-    assert poster.count() > before, "nothing acknowledged after the restart"
     wait_drained(stack.env["MF_REDIS_URL"], stream, 120 + poster.count() / 10, [w])
-    check_exactly_once(stack, tenant, poster.acked, poster.unanswered)
+    check_exactly_once(stack, tenant, poster.acked, poster.unanswered, poster)
     assert set(poster.statuses) <= {202, 503}, poster.statuses
-    print("serve kill -9: %d acknowledged, %d events in unanswered requests, statuses %r" % (
-        poster.count(), poster.unanswered, poster.statuses))
+    print("serve kill -9: %r" % poster.summary())
     w.stop_and_check()
     srv.stop_and_check()
 
@@ -512,23 +615,24 @@ def test_redis_aof_kill9(stack, tmp_root):
         tenant = stack.tenant()
         srv = stack.serve(stream, redis_url=redis.url)
         w = stack.worker(stream, redis_url=redis.url)
-        load = max(300, EVENTS // 10)
-        poster = Poster(srv.base, tenant.key).start()
+        load = max(200, EVENTS // 20)
+        poster = Poster(srv.base, tenant.key, threads=6).start()
         try:
-            poster.wait_acked(load, 120, "before the kill")
-            redis.kill9()
-            refused = poster.seen(503)
-            wait_until(lambda: poster.seen(503) > refused, 30,
-                       "posts to be refused with 503 while Redis is down")
-            before = poster.count()
-            redis.start()
-            poster.wait_acked(before + load, 120, "after Redis came back")
+            poster.wait_acked(load, 120, "before the first kill")
+            for round_ in range(2):
+                redis.kill9()
+                refused = poster.seen(503)
+                wait_until(lambda: poster.seen(503) > refused, 30,
+                           "posts to be refused with 503 while Redis is down")
+                before = poster.count()
+                redis.start()
+                poster.wait_acked(before + load, 120, "after Redis came back (%d)" % round_)
         finally:
             poster.stop()
         wait_drained(redis.url, stream, 120 + poster.count() / 10, [w])
-        check_exactly_once(stack, tenant, poster.acked, poster.unanswered)
+        check_exactly_once(stack, tenant, poster.acked, poster.unanswered, poster)
         assert set(poster.statuses) <= {202, 503}, poster.statuses
-        print("redis kill -9: %d acknowledged, statuses %r" % (poster.count(), poster.statuses))
+        print("redis kill -9: %r" % poster.summary())
         w.stop_and_check()
         srv.stop_and_check()
     finally:
@@ -562,10 +666,9 @@ def test_postgres_restart_midstream(stack):
     finally:
         poster.stop()
     wait_drained(stack.env["MF_REDIS_URL"], stream, 120 + (n + poster.count()) / 10, [w])
-    check_exactly_once(stack, tenant, acked + poster.acked, poster.unanswered)
+    check_exactly_once(stack, tenant, acked + poster.acked, poster.unanswered, poster)
     assert set(poster.statuses) <= {202, 503}, poster.statuses
-    print("postgres restart: %d queued before, %d posted during/after, statuses %r" % (
-        n, poster.count(), poster.statuses))
+    print("postgres restart: %d queued before; then %r" % (n, poster.summary()))
     w.stop_and_check()
     srv.stop_and_check()
     # mf-api came back too
