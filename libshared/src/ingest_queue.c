@@ -3,20 +3,21 @@
  * commands, pipelined on the loop thread's one connection with every other
  * request's:
  *
- *   [SET idem key <answer> NX -> taken: GET it and replay the stored answer]
- *   EVAL enqueue script: in one atomic step, count the events against the
- *        tenant's monthly quota (over: undo, "quota" -> 403), check the
- *        stream's length against MF_INGEST_QUEUE_MAX (over: undo, "full" ->
- *        503), mark each event queued (its status key) and XADD it.
+ *   EVAL enqueue script, in one atomic step:
+ *        an answer stored under the Idempotency-Key -> replay it (202);
+ *        count the events against the tenant's monthly quota (over: undo -> 403);
+ *        check the stream's length against MF_INGEST_QUEUE_MAX (over: undo -> 503);
+ *        mark each event queued (its status key), XADD it;
+ *        store the answer under the Idempotency-Key.
  *   202
  *
- * The script makes a batch queued whole or not at all, and with AOF its
- * writes are persisted together. The answer is stored under the
- * Idempotency-Key before anything is queued, so concurrent retries with one
- * key all get the first post's event ids and queue nothing; a refusal
- * deletes the key again. If the connection breaks before the script's reply,
- * the events may be queued: the answer is 503 outcome_unknown and the key is
- * kept, so a retry with it answers with the same ids.
+ * One script is one Redis command per post, and atomic: a batch is queued
+ * whole or not at all, the stored answer exists exactly when its events are
+ * on the stream (with AOF, persisted together), and concurrent retries with
+ * one key run one after the other, so all but the first replay it. If the
+ * connection breaks before the reply, the events may or may not be queued:
+ * the answer is 503 outcome_unknown, and a retry with the same key either
+ * replays the answer or queues the events for the first time.
  *
  * The chain goes on when the client leaves mid-way, so what a retried post
  * with the same Idempotency-Key finds is always what was really queued.
@@ -56,49 +57,24 @@ void mf_ingest_status_key(char *out, size_t cap, const char *event_id)
     snprintf(out, cap, "%s:ev:%s", mf_config_str(MF_CFG_INGEST_STREAM), event_id);
 }
 
-static void ignore_reply(void *data, redisReply *reply) {}
-
-/* A command whose outcome does not change the answer (best effort). */
-static void send_and_forget(int argc, const char **argv)
-{
-    mf_redis_t *redis = mf_http_thread_redis();
-    if (redis != NULL && mf_redis_command(redis, ignore_reply, NULL, argc, argv, NULL) != 0)
-        MF_LOG_WARN_(NULL, "redis unreachable for %s", argv[0]);
-}
-
-static void undo_idempotency(enqueue_t *q)
-{
-    if (q->idem_key[0] != '\0') {
-        const char *argv[] = {"DEL", q->idem_key};
-        send_and_forget(2, argv);
-    }
-}
-
-/* Undo what the chain did before a refusal: the quota count and the stored answer. */
-static int is_error(redisReply *reply) { return reply->type == REDIS_REPLY_ERROR; }
-
-/* The connection broke before this step's reply: before the script nothing was queued. */
-static int lost_before_queueing(mf_req_t *r, redisReply *reply)
-{
-    if (reply != NULL)
-        return 0;
-    mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
-    return 1;
-}
-
-/* KEYS: quota counter, stream. ARGV: n, quota, queue max, tenant, status ttl,
- * then per event: status key, event JSON. */
+/* KEYS: quota counter, stream, idempotency key (or ""). ARGV: n, quota, queue max, tenant,
+ * status ttl, answer, idempotency ttl, then per event: status key, event JSON. */
 static const char enqueue_script[] =
+    "if KEYS[3] ~= '' then "
+    "  local prev = redis.call('GET', KEYS[3]) "
+    "  if prev then return {'replay', prev} end "
+    "end "
     "local n = tonumber(ARGV[1]) "
     "local used = redis.call('INCRBY', KEYS[1], n) "
     "if used == n then redis.call('EXPIRE', KEYS[1], 3456000) end "
-    "if used > tonumber(ARGV[2]) then redis.call('DECRBY', KEYS[1], n) return 'quota' end "
-    "if redis.call('XLEN', KEYS[2]) + n > tonumber(ARGV[3]) then redis.call('DECRBY', KEYS[1], n) return 'full' end "
+    "if used > tonumber(ARGV[2]) then redis.call('DECRBY', KEYS[1], n) return {'quota'} end "
+    "if redis.call('XLEN', KEYS[2]) + n > tonumber(ARGV[3]) then redis.call('DECRBY', KEYS[1], n) return {'full'} end "
     "for i = 0, n - 1 do "
-    "  redis.call('SET', ARGV[6 + 2 * i], ARGV[4], 'EX', ARGV[5]) "
-    "  redis.call('XADD', KEYS[2], '*', 'e', ARGV[7 + 2 * i]) "
+    "  redis.call('SET', ARGV[8 + 2 * i], ARGV[4], 'EX', ARGV[5]) "
+    "  redis.call('XADD', KEYS[2], '*', 'e', ARGV[9 + 2 * i]) "
     "end "
-    "return 'ok'";
+    "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7]) end "
+    "return {'ok'}";
 
 static void on_enqueued(mf_req_t *r, redisReply *reply)
 {
@@ -107,39 +83,43 @@ static void on_enqueued(mf_req_t *r, redisReply *reply)
         mf_respond_error(r, MF_EOUTCOME_UNKNOWN, NULL);
         return;
     }
-    if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING) {
-        if (strcmp(reply->str, "ok") == 0) {
-            mf_respond_json(r, 202, q->answer, q->answer_len);
-            return;
-        }
-        undo_idempotency(q);
-        if (strcmp(reply->str, "quota") == 0) {
-            mf_respond_error(r, MF_EQUOTA_EXCEEDED, "the plan's %lld emit events this month are used up",
-                             mf_req_identity(r)->emit_quota);
-            return;
-        }
+    const char *outcome = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+                                  reply->element[0]->type == REDIS_REPLY_STRING
+                              ? reply->element[0]->str
+                              : NULL;
+    if (outcome != NULL && strcmp(outcome, "ok") == 0) {
+        mf_respond_json(r, 202, q->answer, q->answer_len);
+    } else if (outcome != NULL && strcmp(outcome, "replay") == 0 && reply->elements == 2 &&
+               reply->element[1]->type == REDIS_REPLY_STRING) {
+        mf_req_add_header(r, "idempotent-replayed", "true");
+        mf_respond_json(r, 202, reply->element[1]->str, reply->element[1]->len);
+    } else if (outcome != NULL && strcmp(outcome, "quota") == 0) {
+        mf_respond_error(r, MF_EQUOTA_EXCEEDED, "the plan's %lld emit events this month are used up",
+                         mf_req_identity(r)->emit_quota);
+    } else if (outcome != NULL && strcmp(outcome, "full") == 0) {
         MF_LOG_WARN_(NULL, "ingest queue full");
         mf_respond_error(r, MF_EUNAVAILABLE, "the ingest queue is full; retry shortly");
-        return;
+    } else {
+        MF_LOG_ERROR_(NULL, "redis error: %.200s", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the event; retry shortly");
     }
-    undo_idempotency(q);
-    MF_LOG_ERROR_(NULL, "redis error: %.200s", reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-    mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the event; retry shortly");
 }
 
 static void run_enqueue_script(mf_req_t *r)
 {
     enqueue_t *q = mf_req_data(r);
-    size_t argc = 10 + 2 * q->n;
+    size_t argc = 13 + 2 * q->n;
     const char **argv = mf_calloc(argc, sizeof(*argv));
     size_t *lens = mf_calloc(argc, sizeof(*lens));
     char **owned = mf_calloc(2 * q->n + 1, sizeof(*owned));
-    char quota[24], queue_max[24], ttl[16];
+    char quota[24], queue_max[24], ttl[16], idem_ttl[16];
     snprintf(quota, sizeof(quota), "%lld", mf_req_identity(r)->emit_quota);
     snprintf(queue_max, sizeof(queue_max), "%lld", mf_config_int(MF_CFG_INGEST_QUEUE_MAX));
     snprintf(ttl, sizeof(ttl), "%d", MF_INGEST_STATUS_TTL);
-    const char *fixed[] = {"EVAL", enqueue_script, "2", q->quota_key, mf_config_str(MF_CFG_INGEST_STREAM),
-                           q->count, quota, queue_max, mf_req_identity(r)->tenant_id, ttl};
+    snprintf(idem_ttl, sizeof(idem_ttl), "%d", MF_INGEST_IDEMPOTENCY_TTL);
+    const char *fixed[] = {"EVAL",    enqueue_script, "3",        q->quota_key, mf_config_str(MF_CFG_INGEST_STREAM),
+                           q->idem_key, q->count,     quota,      queue_max,    mf_req_identity(r)->tenant_id,
+                           ttl,     q->answer,      idem_ttl};
     size_t a = 0;
     for (; a < MF_ARRAY_SIZE(fixed); a++) {
         argv[a] = fixed[a];
@@ -154,47 +134,15 @@ static void run_enqueue_script(mf_req_t *r)
         owned[2 * i + 1] = mf_json_dump(ev, &lens[a]);
         argv[a++] = owned[2 * i + 1];
     }
-    int rc = mf_req_redis_or_respond(r, (int)argc, argv, lens, on_enqueued);
-    if (rc != 0)
-        undo_idempotency(q);
+    lens[11] = q->answer_len;
+    if (mf_req_redis_or_respond(r, (int)argc, argv, lens, on_enqueued) != 0) {
+        /* answered 503: nothing was sent */
+    }
     for (size_t i = 0; i < 2 * q->n; i++)
         free(owned[i]);
     free(owned);
     free(argv);
     free(lens);
-}
-
-static void on_stored_answer(mf_req_t *r, redisReply *reply)
-{
-    if (lost_before_queueing(r, reply))
-        return;
-    if (reply->type == REDIS_REPLY_STRING) {
-        mf_req_add_header(r, "idempotent-replayed", "true");
-        mf_respond_json(r, 202, reply->str, reply->len);
-        return;
-    }
-    /* it expired between SET and GET: rare enough to ask for a retry */
-    mf_respond_error(r, MF_EUNAVAILABLE, "the Idempotency-Key is being released; retry shortly");
-}
-
-static void on_idempotency(mf_req_t *r, redisReply *reply)
-{
-    enqueue_t *q = mf_req_data(r);
-    if (lost_before_queueing(r, reply))
-        return;
-    if (is_error(reply)) {
-        MF_LOG_ERROR_(NULL, "redis error: %.200s", reply->str);
-        mf_respond_error(r, MF_EUNAVAILABLE, "the queue refused the event; retry shortly");
-        return;
-    }
-    if (reply->type == REDIS_REPLY_NIL) {
-        /* another post with this key came first: answer as it did */
-        const char *argv[] = {"GET", q->idem_key};
-        if (mf_req_redis_or_respond(r, 2, argv, NULL, on_stored_answer) != 0)
-            return;
-        return;
-    }
-    run_enqueue_script(r);
 }
 
 void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single)
@@ -246,14 +194,6 @@ void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single)
     q->answer = mf_json_dump(answer, &q->answer_len);
     json_decref(answer);
 
-    if (q->idem_key[0] != '\0') {
-        char ttl[16];
-        snprintf(ttl, sizeof(ttl), "%d", MF_INGEST_IDEMPOTENCY_TTL);
-        const char *argv[] = {"SET", q->idem_key, q->answer, "NX", "EX", ttl};
-        if (mf_req_redis_or_respond(r, 6, argv, NULL, on_idempotency) != 0)
-            return;
-        return;
-    }
     run_enqueue_script(r);
 }
 

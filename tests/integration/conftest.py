@@ -693,10 +693,10 @@ class IngestClient(Api):
     def event(self, event_id):
         return self.get("/api/v1/ingest/events/" + q(event_id))
 
-    def wait_event(self, event_id, timeout=60.0, grace_404=5.0):
+    def wait_event(self, event_id, timeout=60.0, grace_404=0.0):
         """Poll GET /api/v1/ingest/events/{id} until it is no longer queued (deadline
-        ``timeout``); returns the document. A 404 is tolerated for ``grace_404`` seconds
-        (test_ingest_api has the race in which a just-acknowledged event is 404)."""
+        ``timeout``); returns the document. An acknowledged event is never unknown, so a
+        404 fails at once (unless ``grace_404`` seconds are granted)."""
         start = time.monotonic()
         deadline = start + timeout
         last = None

@@ -9,18 +9,14 @@ start their own processes with ``spawn_ingest`` on a stream of their own.
 """
 
 import concurrent.futures
-import copy
 import json
 import time
 import uuid
 
 import pytest
-import requests
 
 from conftest import (
-    Api,
     IngestClient,
-    RFC3339_RE,
     UUID_RE,
     assert_error,
     assert_list_page,
@@ -145,10 +141,12 @@ def test_emit_merges(ing, api):
 def test_emit_schema_versions_and_breaking_changes(ing, api, migrated, tenant):
     v1 = [{"name": "id", "type": "bigint", "nullable": False}, {"name": "name", "type": "text"},
           {"name": "amount", "type": "int"}]
-    v2 = v1 + [{"name": "email", "type": "text"}]                       # added: fine
-    v3 = [f for f in v2 if f["name"] != "name"]                           # removed: breaking
-    v4 = [dict(f, type="bigint") if f["name"] == "amount" else f for f in v3]  # type: breaking
-    v5 = [dict(f, nullable=False) if f["name"] == "email" else f for f in v4]  # not null: breaking
+    # v2 adds a column (fine); v3 removes one, v4 changes a type, v5 makes one
+    # not nullable (each breaking)
+    v2 = v1 + [{"name": "email", "type": "text"}]
+    v3 = [f for f in v2 if f["name"] != "name"]
+    v4 = [dict(f, type="bigint") if f["name"] == "amount" else f for f in v3]
+    v5 = [dict(f, nullable=False) if f["name"] == "email" else f for f in v4]
     versions = []
     for fields in (v1, v2, v2, v3, v4, v5):  # v2 twice: no new schema version
         doc = ing.wait_applied(ing.emit({"dataset": {"name": "evolving", "fields": fields}}))
@@ -698,7 +696,7 @@ def test_openlineage_input_that_cannot_apply_is_400_at_intake(ing, what, mutate)
 
 
 def test_placeholder_upstreams(ing, api):
-    doc = ing.wait_applied(ing.emit({"dataset": {"name": "mart", "upstream": [
+    ing.wait_applied(ing.emit({"dataset": {"name": "mart", "upstream": [
         "stage", {"namespace": "pg", "name": "public.src"}]}}))
     for ns, name in (("default", "stage"), ("pg", "public.src")):
         p = dataset(api, name, ns)

@@ -40,7 +40,6 @@ from conftest import (
     MF_INGEST,
     REPO,
     Api,
-    IngestClient,
     Server,
     Tenant,
     free_port,
@@ -242,8 +241,18 @@ def check_exactly_once(stack, tenant, acked, unanswered=0, poster=None):
     if missing:
         detail = ""
         if poster is not None:
-            detail = "\nhow they were acknowledged: %r\nposter: %r" % (
-                {m: poster.how.get(m) for m in sorted(missing)[:10]}, poster.summary())
+            status = {}
+            for m in sorted(missing)[:3]:
+                try:
+                    r = requests.get(poster.base + "/api/v1/ingest/events/" + m, timeout=5,
+                                     headers={"Authorization": "Bearer " + poster.key})
+                    status[m] = "%d %s" % (r.status_code, r.text[:200])
+                except requests.RequestException as e:
+                    status[m] = repr(e)
+            detail = "\nhow they were acknowledged: %r\nwhat GET /api/v1/ingest/events/{id} " \
+                     "says now: %r\nposter: %r" % (
+                         {m: poster.how.get(m) for m in sorted(missing)[:10]}, status,
+                         poster.summary())
         raise AssertionError("%d of %d acknowledged events were never applied, e.g. %s%s" % (
             len(missing), len(acked), sorted(missing)[:5], detail))
     extra = applied - set(acked)
