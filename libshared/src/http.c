@@ -69,6 +69,7 @@ typedef struct {
     mf_pg_pool_t *pool;
     mf_auth_cache_t *keys;
     mf_redis_t *redis;
+    mf_redis_t *revocations; /* subscribed to MF_REVOCATION_CHANNEL */
     int inflight;
     int started;
 } loop_thread_t;
@@ -500,12 +501,25 @@ void mf_respond_row_or_404(mf_req_t *r, PGresult *res, int status, const char *n
     mf_respond_json(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
+/* Revocations are published here; every replica's loop threads subscribe. */
+#define MF_REVOCATION_CHANNEL "mf:keys:revoked"
+
+static void ignore_reply(void *data, redisReply *reply) {}
+
 void mf_http_forget_key(const char *key_id)
 {
     if (current_thread != NULL)
         mf_auth_cache_forget_key(current_thread->keys, key_id);
     mf_auth_cache_invalidate_all(); /* the other loop threads of this process, at once */
+    if (current_thread != NULL && current_thread->redis != NULL) {
+        const char *argv[] = {"PUBLISH", MF_REVOCATION_CHANNEL, key_id};
+        if (mf_redis_command(current_thread->redis, ignore_reply, NULL, 3, argv, NULL) != 0)
+            MF_LOG_WARN_(NULL, "redis unreachable: other replicas drop revoked key %s within MF_KEY_CACHE_TTL",
+                         key_id);
+    }
 }
+
+static void on_revocation(void *data, const char *payload, size_t len) { mf_auth_cache_invalidate_all(); }
 
 /* ---------- database glue ---------- */
 
@@ -882,8 +896,11 @@ static void *thread_main(void *arg)
     if (mf_config_str(MF_CFG_PG_URL)[0] != '\0')
         t->pool = mf_pg_pool_create(t->ctx.loop, mf_config_str(MF_CFG_PG_URL), (int)mf_config_int(MF_CFG_PG_POOL_SIZE),
                                     (int)mf_config_int(MF_CFG_PG_QUEUE_MAX));
-    if (use_redis)
+    if (use_redis) {
         t->redis = mf_redis_create(t->ctx.loop, mf_config_str(MF_CFG_REDIS_URL));
+        t->revocations = mf_redis_create(t->ctx.loop, mf_config_str(MF_CFG_REDIS_URL));
+        mf_redis_subscribe(t->revocations, MF_REVOCATION_CHANNEL, on_revocation, NULL);
+    }
     char err[256];
     int fd = open_listener(1, err, sizeof(err));
     if (fd < 0) {

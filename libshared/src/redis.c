@@ -29,7 +29,12 @@ struct mf_redis {
     int backoff_ms;
     h2o_timeout_t tick;
     h2o_timeout_entry_t tick_entry;
+    char *channel; /* subscribed channel, or NULL */
+    mf_redis_message_cb on_message;
+    void *message_data;
 };
+
+static void subscribe_now(mf_redis_t *r);
 
 typedef struct {
     mf_redis_cb cb;
@@ -177,6 +182,33 @@ static void start(mf_redis_t *r)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     ev_add_write(r); /* the connect completes when the socket becomes writable */
+    subscribe_now(r); /* queued by hiredis until connected; again after every reconnect */
+}
+
+static void on_subscription(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    mf_redis_t *r = privdata;
+    redisReply *reply = reply_;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || strcmp(reply->element[0]->str, "message") != 0 ||
+        reply->element[2]->type != REDIS_REPLY_STRING)
+        return; /* the subscribe confirmation, or a disconnect */
+    r->on_message(r->message_data, reply->element[2]->str, reply->element[2]->len);
+}
+
+static void subscribe_now(mf_redis_t *r)
+{
+    if (r->channel != NULL && r->ac != NULL)
+        redisAsyncCommand(r->ac, on_subscription, r, "SUBSCRIBE %s", r->channel);
+}
+
+void mf_redis_subscribe(mf_redis_t *r, const char *channel, mf_redis_message_cb cb, void *data)
+{
+    MF_ASSERT(r->channel == NULL);
+    r->channel = mf_strdup(channel);
+    r->on_message = cb;
+    r->message_data = data;
+    subscribe_now(r);
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -212,6 +244,7 @@ void mf_redis_destroy(mf_redis_t *r)
     h2o_timeout_dispose(r->loop, &r->tick);
     if (r->ac != NULL)
         redisAsyncFree(r->ac); /* calls pending callbacks with NULL, then cleanup */
+    free(r->channel);
     free(r);
 }
 

@@ -370,9 +370,6 @@ def test_key_env(tenant, spawn_server):
     other.stop_and_check()
 
 
-@pytest.mark.xfail(strict=True, reason="api.md only promises revocation within MF_KEY_CACHE_TTL; "
-                   "DESIGN's push to every replica is not built yet (strict: drop the marker "
-                   "once it is)")
 def test_revocation_is_pushed_to_replicas(tenant, spawn_server):
     """DESIGN: revocation reaches every replica at once (Redis pub/sub), not
     only when a long cache TTL runs out."""

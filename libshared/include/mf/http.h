@@ -95,8 +95,8 @@ int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, in
 
 /* Answer `status` with column 0 of row 0 as the JSON body, or 404 with not_found_msg when no row. */
 void mf_respond_row_or_404(mf_req_t *r, PGresult *res, int status, const char *not_found_msg);
-/* Forget a revoked key in every thread's cache of this process at once (other replicas drop it
- * within MF_KEY_CACHE_TTL). */
+/* Forget a revoked key in every thread's cache of this process at once, and tell the other
+ * replicas over Redis pub/sub when Redis is enabled (else they drop it within MF_KEY_CACHE_TTL). */
 void mf_http_forget_key(const char *key_id);
 
 /* Give every loop thread an asynchronous Redis connection to MF_REDIS_URL (call before

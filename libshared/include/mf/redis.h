@@ -38,6 +38,12 @@ int mf_redis_connected(const mf_redis_t *redis);
 int mf_redis_command(mf_redis_t *redis, mf_redis_cb cb, void *data, int argc, const char **argv,
                      const size_t *lens) MF_MUST_CHECK;
 
+/* Called with each message published on the subscribed channel (payload borrowed). */
+typedef void (*mf_redis_message_cb)(void *data, const char *payload, size_t len);
+/* Put the connection in subscribe mode on channel (it then serves no other commands), again
+ * after every reconnect. One subscription per connection. */
+void mf_redis_subscribe(mf_redis_t *redis, const char *channel, mf_redis_message_cb cb, void *data);
+
 /* A blocking connection with a connect/command timeout; NULL with err set. */
 redisContext *mf_redis_connect_blocking(const char *url, int timeout_ms, char *err, size_t errlen);
 

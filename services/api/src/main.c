@@ -82,5 +82,7 @@ int main(int argc, char **argv)
         return 2;
     }
     register_all();
+    if (mf_config_str(MF_CFG_REDIS_URL)[0] != '\0')
+        mf_http_enable_redis(); /* key revocations reach every replica at once */
     return mf_http_run("mf-api") == 0 ? 0 : 1;
 }
