@@ -20,6 +20,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include "mf/json.h"
 
 #define MF_T_ROWS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -131,6 +132,33 @@ static inline json_t *mf_t_json(const char *text)
         fail();
     }
     return v;
+}
+
+/* Like mf_t_json, with every ' turned into " so JSON literals read well inside C strings. */
+static inline json_t *mf_t_jq(const char *text)
+{
+    char *s = strdup(text);
+    assert_non_null(s);
+    for (char *p = s; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    json_t *v = mf_t_json(s);
+    free(s);
+    return v;
+}
+
+/* Run a decoder (mf_ingest_from_emit, mf_ingest_from_openlineage) on body (stolen); checks it
+ * left its input unchanged, and frees the body before the event is looked at (the event must
+ * not borrow from it). */
+static inline json_t *mf_t_decode(json_t *(*decoder)(json_t *, mf_json_err_t *), json_t *body, mf_json_err_t *err)
+{
+    strcpy(err->msg, "(untouched)");
+    json_t *before = json_deep_copy(body);
+    json_t *out = decoder(body, err);
+    MF_CHECK_JSON("the decoder must not change its input", body, before);
+    json_decref(before);
+    json_decref(body);
+    return out;
 }
 
 /* A new string of n copies of c. */
