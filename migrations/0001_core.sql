@@ -203,19 +203,23 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id DESC);
 
 -- Row Level Security: every tenant-owned table sees only mf_current_tenant().
-DO $$
+-- Later migrations call this for the tables they add.
+CREATE FUNCTION mf_enable_tenant_isolation(p_tables text[]) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['api_keys', 'namespaces', 'domains', 'owners', 'datasets', 'fields',
-                             'dataset_versions', 'glossary_terms', 'glossary_links', 'lineage_edges',
-                             'column_lineage', 'audit_log']
-    LOOP
+    FOREACH t IN ARRAY p_tables LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = mf_current_tenant()) '
                        'WITH CHECK (tenant_id = mf_current_tenant())', t);
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION mf_enable_tenant_isolation(text[]) FROM PUBLIC;
+
+SELECT mf_enable_tenant_isolation(ARRAY['api_keys', 'namespaces', 'domains', 'owners', 'datasets', 'fields',
+                                        'dataset_versions', 'glossary_terms', 'glossary_links', 'lineage_edges',
+                                        'column_lineage', 'audit_log']);
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_self ON tenants USING (id = mf_current_tenant());
 

@@ -82,17 +82,8 @@ CREATE TABLE ingest_failures (
 );
 CREATE INDEX ingest_failures_tenant ON ingest_failures (tenant_id, failed_at, event_id);
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['jobs', 'runs', 'dataset_quality', 'catalog_events', 'ingest_events', 'ingest_failures']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = mf_current_tenant()) '
-                       'WITH CHECK (tenant_id = mf_current_tenant())', t);
-    END LOOP;
-END
-$$;
+SELECT mf_enable_tenant_isolation(ARRAY['jobs', 'runs', 'dataset_quality', 'catalog_events', 'ingest_events',
+                                        'ingest_failures']);
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION mf_audit_row('job');
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON jobs, runs, dataset_quality, catalog_events, ingest_events,

@@ -12,7 +12,7 @@
 #include "mf/util.h"
 
 mf_pg_stmt_t mf_catalog_apply_stmt = {"mf_catalog_apply",
-                                      "SELECT mf_apply_dataset($1::jsonb, $2, $3::integer)::text", -1};
+                                      "SELECT d::text, d->>'version' FROM mf_apply_dataset($1::jsonb, $2, $3::integer) AS d", -1};
 
 __attribute__((constructor)) static void register_statements(void) { mf_pg_register(&mf_catalog_apply_stmt); }
 

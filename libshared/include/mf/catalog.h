@@ -59,8 +59,9 @@ int mf_catalog_tag_ok(const char *s);
 /* 1 when s is a valid name (1..MF_NAME_MAX bytes, clean UTF-8), else 0. */
 int mf_catalog_name_ok(const char *s);
 
-/* Apply cs for the request's tenant; if_match < 0 means none. cb gets one row, one column: the
- * dataset document. Answers errors itself (see mf_req_query_or_respond). Borrows cs. */
+/* Apply cs for the request's tenant; if_match < 0 means none. cb gets one row: the dataset
+ * document and its version (for the ETag). Answers errors itself (see mf_req_query_or_respond).
+ * Borrows cs. */
 int mf_catalog_apply(mf_req_t *r, json_t *cs, mf_apply_mode_t mode, long long if_match, mf_req_pg_cb cb) MF_MUST_CHECK;
 
 /* The statement mf_catalog_apply runs, for blocking callers (workers) that prepare it themselves. */

@@ -123,17 +123,7 @@ static void replace_dataset(mf_req_t *r)
     (void)rc; /* answered either way */
 }
 
-static void on_get(mf_req_t *r, PGresult *res)
-{
-    if (PQntuples(res) != 1) {
-        mf_respond_error(r, MF_ENOT_FOUND, "dataset not found");
-        return;
-    }
-    char etag[32];
-    snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-    mf_req_add_header(r, "etag", etag);
-    mf_respond_json(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-}
+static void on_get(mf_req_t *r, PGresult *res) { mf_api_respond_dataset(r, res, 200); }
 
 static void get_dataset(mf_req_t *r)
 {

@@ -52,13 +52,10 @@ void mf_api_respond_dataset(mf_req_t *r, PGresult *res, int status)
         mf_respond_error(r, MF_ENOT_FOUND, "dataset not found");
         return;
     }
-    const char *doc = PQgetvalue(res, 0, 0);
-    json_t *v = json_loads(doc, 0, NULL);
     char etag[32];
-    snprintf(etag, sizeof(etag), "\"%lld\"", (long long)json_integer_value(json_object_get(v, "version")));
-    json_decref(v);
+    snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
     mf_req_add_header(r, "etag", etag);
-    mf_respond_json(r, status, doc, (size_t)PQgetlength(res, 0, 0));
+    mf_respond_json(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
 void mf_api_respond_with_key(mf_req_t *r, PGresult *res, const char *member)
