@@ -9,7 +9,7 @@ BUILD    ?= build
 SANITIZE ?=
 CC       ?= cc
 
-PKGS     := libh2o-evloop libpq jansson openssl hiredis
+PKGS     := libh2o-evloop libpq jansson openssl hiredis libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -36,6 +36,16 @@
     X(INGEST_CLAIM_IDLE_MS, "MF_INGEST_CLAIM_IDLE_MS", INT, "30000", 10, 86400000, "Idle time after which a pending event (dead worker, or a retry) is reclaimed.") \
     X(WORKER_HTTP_PORT, "MF_WORKER_HTTP_PORT", INT, "0", 0, 65535, "Port of the worker's /healthz, /readyz and /metrics (0: none).") \
     X(INGEST_CONSUMER, "MF_INGEST_CONSUMER", STR, "", 0, 128, "Consumer name of this worker in the group (empty: host-pid).") \
+    X(OIDC_ISSUER, "MF_OIDC_ISSUER", STR, "", 0, 512, "Issuer URL of the platform-wide default OpenID provider (empty: only tenants' own providers).") \
+    X(OIDC_CLIENT_ID, "MF_OIDC_CLIENT_ID", STR, "", 0, 255, "Client id of MetaFuse at the default OpenID provider.") \
+    X(OIDC_CLIENT_SECRET, "MF_OIDC_CLIENT_SECRET", STR, "", 0, 512, "Client secret at the default OpenID provider.") \
+    X(OIDC_HTTP_TIMEOUT_MS, "MF_OIDC_HTTP_TIMEOUT_MS", INT, "5000", 100, 60000, "Timeout of each call to an OpenID provider (discovery, JWKS, token).") \
+    X(OIDC_CLOCK_SKEW, "MF_OIDC_CLOCK_SKEW", INT, "60", 0, 600, "Seconds of clock skew allowed on ID token exp, nbf and iat.") \
+    X(OIDC_CACHE_TTL, "MF_OIDC_CACHE_TTL", INT, "3600", 10, 86400, "Seconds a provider's discovery document and JWKS stay cached.") \
+    X(SESSION_IDLE_TIMEOUT, "MF_SESSION_IDLE_TIMEOUT", INT, "3600", 60, 2592000, "Seconds of inactivity after which a browser session ends.") \
+    X(SESSION_MAX_AGE, "MF_SESSION_MAX_AGE", INT, "43200", 60, 31536000, "Seconds after sign-in at which a browser session ends regardless of use.") \
+    X(AUTH_FAIL_LIMIT, "MF_AUTH_FAIL_LIMIT", INT, "20", 1, 100000, "Failed authentications per client address per minute before 429 (needs Redis).") \
+    X(TENANT_DELETE_GRACE_DAYS, "MF_TENANT_DELETE_GRACE_DAYS", INT, "30", 0, 365, "Days a deleted tenant is kept (and can be restored) before its data is purged.") \
     X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
 
 typedef enum {
