@@ -73,6 +73,21 @@ int mf_auth_key_parse(const char *s, size_t len, char prefix[MF_KEY_PREFIX_LEN +
     return 0;
 }
 
+void mf_auth_session_new(char *token, char hash[65])
+{
+    memcpy(token, MF_SESSION_TOKEN_PREFIX, 4);
+    mf_random_hex(32, token + 4);
+    mf_sha256_hex(token, MF_SESSION_TOKEN_LEN, hash);
+}
+
+int mf_auth_session_parse(const char *s, size_t len, char hash[65])
+{
+    if (len != MF_SESSION_TOKEN_LEN || memcmp(s, MF_SESSION_TOKEN_PREFIX, 4) != 0 || !all_hex(s + 4, 64))
+        return MF_EUNAUTHORIZED;
+    mf_sha256_hex(s, len, hash);
+    return 0;
+}
+
 /* Bumped by mf_auth_cache_invalidate_all; entries older than it are ignored. */
 static unsigned long long revocation_epoch;
 
@@ -134,9 +149,9 @@ void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_ide
     s->expires_ms = expires_ms;
 }
 
-void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *key_id)
+void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *cred_id)
 {
     for (size_t i = 0; i < cache->nslots; i++)
-        if (cache->slots[i].expires_ms != 0 && strcmp(cache->slots[i].id.key_id, key_id) == 0)
+        if (cache->slots[i].expires_ms != 0 && strcmp(cache->slots[i].id.cred_id, cred_id) == 0)
             cache->slots[i].expires_ms = 0;
 }

@@ -70,6 +70,7 @@ typedef struct {
     mf_auth_cache_t *keys;
     mf_redis_t *redis;
     mf_redis_t *revocations; /* subscribed to MF_REVOCATION_CHANNEL */
+    h2o_multithread_receiver_t blocking_done; /* results of mf_req_run_blocking */
     int inflight;
     int started;
 } loop_thread_t;
@@ -263,6 +264,7 @@ static match_t match_route(mf_req_t *r, h2o_iovec_t method, const char *path, si
 
 const mf_identity_t *mf_req_identity(const mf_req_t *r) { return &r->id; }
 const char *mf_req_id(const mf_req_t *r) { return r->request_id; }
+const char *mf_req_client(const mf_req_t *r) { return r->client; }
 json_t *mf_req_body(const mf_req_t *r) { return r->body; }
 
 const char *mf_req_raw_body(const mf_req_t *r, size_t *len, const char **content_type)
@@ -549,7 +551,13 @@ static int submit(mf_req_t *r, int tenanted, const mf_pg_stmt_t *stmt, int npara
     pg_call_t *call = mf_malloc(sizeof(*call));
     call->r = r;
     call->cb = cb;
-    mf_pg_ctx_t ctx = {tenanted ? r->id.tenant_id : NULL, r->id.actor, r->request_id, r->client};
+    mf_pg_ctx_t ctx = {tenanted ? r->id.tenant_id : NULL,
+                       r->id.actor,
+                       r->request_id,
+                       r->client,
+                       r->id.user_id,
+                       r->id.write_all ? "on" : "",
+                       r->id.scope};
     r->refs++;
     int rc = mf_pg_submit(r->thread->pool, &ctx, stmt, nparams, params, on_pg_done, call);
     if (rc != 0) {
@@ -593,7 +601,8 @@ static void on_redis_done(void *data, redisReply *reply)
     req_release(r);
 }
 
-int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb)
+/* Send a command for r; on failure (Redis unreachable) answer nothing and return nonzero. */
+static int redis_send(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb)
 {
     MF_ASSERT(r->thread->redis != NULL);
     redis_call_t *call = mf_malloc(sizeof(*call));
@@ -604,68 +613,316 @@ int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size
     if (rc != 0) {
         r->refs--;
         free(call);
-        mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
     }
     return rc;
 }
 
+int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb)
+{
+    int rc = redis_send(r, argc, argv, lens, cb);
+    if (rc != 0)
+        mf_respond_error(r, MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
+    return rc;
+}
+
+/* ---------- blocking work off the loop ---------- */
+
+/*
+ * A few worker threads run blocking calls (an OpenID provider's discovery,
+ * JWKS and token endpoints through libcurl) so that no loop thread ever
+ * waits on the network; the result comes back to the request's own loop
+ * thread through h2o's multithread queue.
+ */
+#define BLOCKING_WORKERS 2
+
+typedef struct blocking_job {
+    h2o_multithread_message_t msg; /* first: the loop side gets messages */
+    struct blocking_job *next;
+    mf_req_t *r;
+    mf_blocking_fn work;
+    void *arg;
+    mf_req_done_fn done;
+} blocking_job_t;
+
+static pthread_mutex_t blocking_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t blocking_cond = PTHREAD_COND_INITIALIZER;
+static blocking_job_t *blocking_head, *blocking_tail;
+static pthread_once_t blocking_once = PTHREAD_ONCE_INIT;
+
+static void *blocking_worker(void *unused)
+{
+    for (;;) {
+        pthread_mutex_lock(&blocking_lock);
+        while (blocking_head == NULL)
+            pthread_cond_wait(&blocking_cond, &blocking_lock);
+        blocking_job_t *job = blocking_head;
+        blocking_head = job->next;
+        if (blocking_head == NULL)
+            blocking_tail = NULL;
+        pthread_mutex_unlock(&blocking_lock);
+        job->work(job->arg);
+        h2o_multithread_send_message(&job->r->thread->blocking_done, &job->msg);
+    }
+    return NULL;
+}
+
+static void start_blocking_workers(void)
+{
+    for (int i = 0; i < BLOCKING_WORKERS; i++) {
+        pthread_t tid;
+        if (pthread_create(&tid, NULL, blocking_worker, NULL) != 0)
+            mf_panic(__FILE__, __LINE__, "pthread_create failed");
+        pthread_detach(tid);
+    }
+}
+
+static void on_blocking_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        blocking_job_t *job = H2O_STRUCT_FROM_MEMBER(blocking_job_t, msg.link, messages->next);
+        h2o_linklist_unlink(&job->msg.link);
+        mf_req_t *r = job->r;
+        mf_req_done_fn done = job->done;
+        free(job);
+        if (r->req != NULL && !r->responded)
+            done(r);
+        req_release(r);
+    }
+}
+
+void mf_req_run_blocking(mf_req_t *r, mf_blocking_fn work, void *arg, mf_req_done_fn done)
+{
+    pthread_once(&blocking_once, start_blocking_workers);
+    blocking_job_t *job = mf_calloc(1, sizeof(*job));
+    job->r = r;
+    job->work = work;
+    job->arg = arg;
+    job->done = done;
+    r->refs++;
+    pthread_mutex_lock(&blocking_lock);
+    if (blocking_tail)
+        blocking_tail->next = job;
+    else
+        blocking_head = job;
+    blocking_tail = job;
+    pthread_cond_signal(&blocking_cond);
+    pthread_mutex_unlock(&blocking_lock);
+}
+
 /* ---------- authentication ---------- */
 
-/* Security-definer lookup: the key row only if the hash matches, it is live and its tenant active. */
-static mf_pg_stmt_t auth_lookup_stmt = {"mf_auth_lookup",
-                                        "SELECT key_id, coalesce(tenant_id::text, ''), role, emit_quota FROM mf_auth_key($1, $2)",
-                                        -1};
+/* Security-definer lookups: the credential only if it matches, is live and its user still a member. */
+static mf_pg_stmt_t auth_key_stmt = {
+    "mf_auth_lookup",
+    "SELECT key_id, coalesce(tenant_id::text, ''), role, emit_quota, status, coalesce(user_id::text, ''), write_all, "
+    "scope, display, '' FROM mf_auth_key($1, $2)",
+    -1};
+static mf_pg_stmt_t auth_session_stmt = {
+    "mf_auth_session_lookup",
+    "SELECT session_id, tenant_id::text, role, emit_quota, status, user_id::text, write_all, scope, display, "
+    "csrf_token FROM mf_auth_session($1, $2::int)",
+    -1};
+static mf_pg_stmt_t audit_event_stmt = {"mf_audit_event_insert",
+                                        "SELECT mf_audit_event(nullif($1, '')::uuid, $2, $3, $4::jsonb)", -1};
 static mf_pg_stmt_t ready_stmt = {"mf_ready", "SELECT 1", -1};
 
+/* Failed authentications per client address live in Redis for a minute (all replicas count together). */
+#define AUTH_FAIL_KEY "mf:authfail:"
+static const char auth_fail_script[] = "local n = redis.call('INCR', KEYS[1]) "
+                                       "if n == 1 then redis.call('EXPIRE', KEYS[1], 60) end return n";
+
 static void run_handler(mf_req_t *r);
+
+static void ignore_pg(void *data, PGresult *res, int err, const char *message)
+{
+    if (err != 0)
+        MF_LOG_WARN_(NULL, "audit event not recorded: %s", message ? message : mf_error_message(err));
+}
+
+void mf_req_audit_event(mf_req_t *r, const char *tenant_id, const char *action, const char *target,
+                        const char *detail_json)
+{
+    mf_pg_ctx_t ctx = {NULL, r->id.actor, r->request_id, r->client, NULL, NULL, NULL};
+    const char *params[] = {tenant_id ? tenant_id : "", action, target ? target : "", detail_json};
+    if (r->thread->pool == NULL ||
+        mf_pg_submit(r->thread->pool, &ctx, &audit_event_stmt, 4, params, ignore_pg, NULL) != 0)
+        MF_LOG_WARN_(&r->log, "audit event %s not recorded: the database is busy or unreachable", action);
+}
+
+static void on_fail_counted(mf_req_t *r, mf_redis_reply_t *reply) {}
+
+/* Answer a failed authentication: 401, and count it against the client address. */
+static void refuse_credentials(mf_req_t *r, const char *msg)
+{
+    MF_LOG_INFO_(&r->log, "authentication failed: %s", msg);
+    if (r->thread->redis != NULL && r->client[0] != '\0') {
+        char key[96];
+        snprintf(key, sizeof(key), AUTH_FAIL_KEY "%s", r->client);
+        const char *argv[] = {"EVAL", auth_fail_script, "1", key};
+        if (redis_send(r, 4, argv, NULL, on_fail_counted) != 0)
+            MF_LOG_WARN_(&r->log, "redis unreachable: failed authentication not counted");
+    }
+    mf_respond_error(r, MF_EUNAUTHORIZED, "%s", msg);
+}
+
+/* After the credential resolved (cache or lookup): tenant state, then the route. */
+static void authenticated(mf_req_t *r)
+{
+    if (r->id.suspended) {
+        mf_respond_error(r, MF_ETENANT_SUSPENDED, "this tenant is suspended: its keys and sessions are refused");
+        return;
+    }
+    run_handler(r);
+}
 
 static void on_auth_lookup(mf_req_t *r, PGresult *res)
 {
     if (PQntuples(res) != 1) {
-        MF_LOG_INFO_(&r->log, "authentication failed for key prefix %s", r->key_prefix);
-        mf_respond_error(r, MF_EUNAUTHORIZED, "the API key is unknown, expired or revoked");
+        refuse_credentials(r, r->id.kind == MF_CRED_SESSION ? "the session is unknown, expired or signed out"
+                                                            : "the API key is unknown, expired or revoked");
         return;
     }
-    snprintf(r->id.key_id, sizeof(r->id.key_id), "%s", PQgetvalue(res, 0, 0));
-    snprintf(r->id.tenant_id, sizeof(r->id.tenant_id), "%s", PQgetvalue(res, 0, 1));
-    r->id.role = mf_role_parse(PQgetvalue(res, 0, 2));
-    r->id.emit_quota = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-    snprintf(r->id.actor, sizeof(r->id.actor), "key:%s", r->key_prefix);
+    mf_identity_t *id = &r->id;
+    snprintf(id->cred_id, sizeof(id->cred_id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(id->tenant_id, sizeof(id->tenant_id), "%s", PQgetvalue(res, 0, 1));
+    id->role = mf_role_parse(PQgetvalue(res, 0, 2));
+    id->emit_quota = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    id->suspended = strcmp(PQgetvalue(res, 0, 4), "active") != 0;
+    snprintf(id->user_id, sizeof(id->user_id), "%s", PQgetvalue(res, 0, 5));
+    id->write_all = strcmp(PQgetvalue(res, 0, 6), "on") == 0;
+    snprintf(id->scope, sizeof(id->scope), "%s", PQgetvalue(res, 0, 7));
+    if (id->kind == MF_CRED_SESSION)
+        snprintf(id->actor, sizeof(id->actor), "user:%s", PQgetvalue(res, 0, 8));
+    else
+        snprintf(id->actor, sizeof(id->actor), "key:%s", r->key_prefix);
+    snprintf(id->csrf_token, sizeof(id->csrf_token), "%s", PQgetvalue(res, 0, 9));
     uint64_t ttl = (uint64_t)mf_config_int(MF_CFG_KEY_CACHE_TTL) * 1000;
-    if (ttl > 0)
-        mf_auth_cache_put(r->thread->keys, r->key_hash, &r->id, mf_now_ms() + ttl);
-    run_handler(r);
+    if (ttl > 0) {
+        int via_cookie = id->via_cookie;
+        id->via_cookie = 0; /* cached per credential; how it arrived is per request */
+        mf_auth_cache_put(r->thread->keys, r->key_hash, id, mf_now_ms() + ttl);
+        id->via_cookie = via_cookie;
+    }
+    authenticated(r);
+}
+
+static void lookup_credential(mf_req_t *r)
+{
+    if (r->id.kind == MF_CRED_SESSION) {
+        char idle[24];
+        snprintf(idle, sizeof(idle), "%lld", mf_config_int(MF_CFG_SESSION_IDLE_TIMEOUT));
+        const char *params[] = {r->key_hash, idle};
+        if (mf_req_query_untenanted_or_respond(r, &auth_session_stmt, 2, params, on_auth_lookup) != 0)
+            return;
+        return;
+    }
+    const char *params[] = {r->key_prefix, r->key_hash};
+    if (mf_req_query_untenanted_or_respond(r, &auth_key_stmt, 2, params, on_auth_lookup) != 0)
+        return;
+}
+
+static void on_fail_count(mf_req_t *r, mf_redis_reply_t *reply)
+{
+    if (r->req == NULL)
+        return; /* the client left */
+    long long n = 0;
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING)
+        n = strtoll(reply->str, NULL, 10);
+    if (n >= mf_config_int(MF_CFG_AUTH_FAIL_LIMIT)) {
+        MF_LOG_INFO_(&r->log, "too many failed authentications from %s", r->client);
+        mf_req_add_header(r, "retry-after", "60");
+        mf_respond_error(r, MF_ERATE_LIMITED, "too many failed sign-in attempts from this address; retry in a minute");
+        return;
+    }
+    lookup_credential(r); /* a lost connection (NULL reply): authenticate without the limit */
+}
+
+/* The value of cookie `name` in the request, or NULL (pool memory). */
+static const char *request_cookie(mf_req_t *r, const char *name, size_t *len)
+{
+    size_t nlen = strlen(name);
+    for (ssize_t i = -1; (i = h2o_find_header(&r->req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        h2o_iovec_t v = r->req->headers.entries[i].value;
+        const char *p = v.base, *end = v.base + v.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';'))
+                p++;
+            const char *semi = memchr(p, ';', (size_t)(end - p));
+            const char *stop = semi ? semi : end;
+            if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+                *len = (size_t)(stop - p - (ptrdiff_t)nlen - 1);
+                return p + nlen + 1;
+            }
+            p = stop;
+        }
+    }
+    return NULL;
 }
 
 static void authenticate(mf_req_t *r)
 {
+    const char *cred;
+    size_t clen;
     ssize_t i = h2o_find_header(&r->req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (i < 0) {
-        mf_respond_error(r, MF_EUNAUTHORIZED, "missing Authorization: Bearer <api key>");
+    if (i >= 0) {
+        h2o_iovec_t v = r->req->headers.entries[i].value;
+        if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+            mf_respond_error(r, MF_EUNAUTHORIZED, "the Authorization header must be \"Bearer <api key or session token>\"");
+            return;
+        }
+        cred = v.base + 7;
+        clen = v.len - 7;
+        while (clen > 0 && cred[0] == ' ') {
+            cred++;
+            clen--;
+        }
+    } else if ((cred = request_cookie(r, MF_SESSION_COOKIE, &clen)) != NULL) {
+        r->id.via_cookie = 1;
+    } else {
+        mf_respond_error(r, MF_EUNAUTHORIZED, "missing Authorization: Bearer <api key>, or a session cookie");
         return;
     }
-    h2o_iovec_t v = r->req->headers.entries[i].value;
-    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
-        mf_respond_error(r, MF_EUNAUTHORIZED, "the Authorization header must be \"Bearer <api key>\"");
-        return;
+    if (clen >= 4 && memcmp(cred, MF_SESSION_TOKEN_PREFIX, 4) == 0) {
+        r->id.kind = MF_CRED_SESSION;
+        if (mf_auth_session_parse(cred, clen, r->key_hash) != 0) {
+            refuse_credentials(r, "malformed session token");
+            return;
+        }
+    } else {
+        r->id.kind = MF_CRED_KEY;
+        if (r->id.via_cookie || mf_auth_key_parse(cred, clen, r->key_prefix, r->key_hash) != 0) {
+            refuse_credentials(r, "malformed API key");
+            return;
+        }
     }
-    const char *key = v.base + 7;
-    size_t klen = v.len - 7;
-    while (klen > 0 && key[0] == ' ') {
-        key++;
-        klen--;
-    }
-    if (mf_auth_key_parse(key, klen, r->key_prefix, r->key_hash) != 0) {
-        mf_respond_error(r, MF_EUNAUTHORIZED, "malformed API key");
-        return;
-    }
+    int via_cookie = r->id.via_cookie;
     if (mf_auth_cache_get(r->thread->keys, r->key_hash, mf_now_ms(), &r->id)) {
-        run_handler(r);
+        r->id.via_cookie = via_cookie;
+        authenticated(r);
         return;
     }
-    const char *params[] = {r->key_prefix, r->key_hash};
-    if (mf_req_query_untenanted_or_respond(r, &auth_lookup_stmt, 2, params, on_auth_lookup) != 0)
-        return;
+    if (r->thread->redis != NULL && r->client[0] != '\0') {
+        char key[96];
+        snprintf(key, sizeof(key), AUTH_FAIL_KEY "%s", r->client);
+        const char *argv[] = {"GET", key};
+        if (redis_send(r, 2, argv, NULL, on_fail_count) == 0)
+            return;
+    }
+    lookup_credential(r); /* no Redis: authenticate without the limit rather than refuse */
+}
+
+/* Cookie-authenticated mutations must carry the session's CSRF token (a cross-site form cannot read it). */
+static int csrf_ok(mf_req_t *r)
+{
+    if (r->id.kind != MF_CRED_SESSION || !r->id.via_cookie)
+        return 1;
+    h2o_iovec_t m = r->req->method;
+    if (h2o_memis(m.base, m.len, H2O_STRLIT("GET")) || h2o_memis(m.base, m.len, H2O_STRLIT("HEAD")))
+        return 1;
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("x-csrf-token"), -1);
+    size_t want = strlen(r->id.csrf_token);
+    return i >= 0 && want > 0 && r->req->headers.entries[i].value.len == want &&
+           mf_ct_equal(r->req->headers.entries[i].value.base, r->id.csrf_token, want);
 }
 
 /* After authentication: role check, body checks, then the handler. */
@@ -679,6 +936,15 @@ static void run_handler(mf_req_t *r)
         if (!ok) {
             MF_LOG_INFO_(&r->log, "permission denied: %s needs %s", r->id.actor, mf_role_name(def->role));
             mf_respond_error(r, MF_EFORBIDDEN, "this needs the %s role", mf_role_name(def->role));
+            char detail[160];
+            snprintf(detail, sizeof(detail), "{\"route\":\"%s %s\",\"needs\":\"%s\"}", def->method, def->pattern,
+                     mf_role_name(def->role));
+            mf_req_audit_event(r, r->id.tenant_id, "permission.denied", r->id.actor, detail);
+            return;
+        }
+        if (!csrf_ok(r)) {
+            mf_respond_error(r, MF_EFORBIDDEN, "a cookie-authenticated change needs the session's X-CSRF-Token header");
+            mf_req_audit_event(r, r->id.tenant_id, "csrf.refused", r->id.actor, "{}");
             return;
         }
     }
@@ -893,6 +1159,7 @@ static void *thread_main(void *arg)
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = globalconf.hosts;
     t->keys = mf_auth_cache_new(KEY_CACHE_SLOTS);
+    h2o_multithread_register_receiver(t->ctx.queue, &t->blocking_done, on_blocking_done);
     if (mf_config_str(MF_CFG_PG_URL)[0] != '\0')
         t->pool = mf_pg_pool_create(t->ctx.loop, mf_config_str(MF_CFG_PG_URL), (int)mf_config_int(MF_CFG_PG_POOL_SIZE),
                                     (int)mf_config_int(MF_CFG_PG_QUEUE_MAX));
@@ -936,7 +1203,9 @@ int mf_http_run(const char *service_name)
     service = service_name;
     signal(SIGPIPE, SIG_IGN);
     mf_http_add_routes(builtin_routes, MF_ARRAY_SIZE(builtin_routes));
-    mf_pg_register(&auth_lookup_stmt);
+    mf_pg_register(&auth_key_stmt);
+    mf_pg_register(&auth_session_stmt);
+    mf_pg_register(&audit_event_stmt);
     mf_pg_register(&ready_stmt);
     mf_metrics_init_routes(nroutes, route_labels, route_methods);
     mf_metrics_gauge_fn("mf_pg_pool_connections", "Open database connections.", pool_connected);

@@ -29,7 +29,9 @@ static int nstmts;
 static mf_pg_stmt_t set_ctx_stmt = {
     "mf_set_ctx",
     "SELECT set_config('mf.tenant_id', coalesce($1, ''), true), set_config('mf.actor', coalesce($2, ''), true), "
-    "set_config('mf.request_id', coalesce($3, ''), true), set_config('mf.client_addr', coalesce($4, ''), true)",
+    "set_config('mf.request_id', coalesce($3, ''), true), set_config('mf.client_addr', coalesce($4, ''), true), "
+    "set_config('mf.user_id', coalesce($5, ''), true), set_config('mf.write_all', coalesce($6, ''), true), "
+    "set_config('mf.scope', coalesce($7, ''), true)",
     -1};
 
 typedef struct mf_pg_op {
@@ -38,7 +40,7 @@ typedef struct mf_pg_op {
     int nparams;
     char **params;
     int has_ctx;
-    char *ctx[4];
+    char *ctx[MF_PG_CTX_FIELDS];
     mf_pg_cb cb;
     void *data;
 } mf_pg_op_t;
@@ -92,7 +94,7 @@ static void op_free(mf_pg_op_t *op)
     for (int i = 0; i < op->nparams; i++)
         free(op->params[i]);
     free(op->params);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < MF_PG_CTX_FIELDS; i++)
         free(op->ctx[i]);
     free(op);
 }
@@ -205,7 +207,7 @@ static void conn_send_op(mf_pg_conn_t *c, mf_pg_op_t *op)
     c->errmsg[0] = '\0';
     c->main_index = op->has_ctx ? 1 : 0;
     if (op->has_ctx &&
-        !PQsendQueryPrepared(c->pg, set_ctx_stmt.name, 4, (const char *const *)op->ctx, NULL, NULL, 0)) {
+        !PQsendQueryPrepared(c->pg, set_ctx_stmt.name, MF_PG_CTX_FIELDS, (const char *const *)op->ctx, NULL, NULL, 0)) {
         conn_fail(c, PQerrorMessage(c->pg));
         return;
     }
@@ -522,8 +524,9 @@ int mf_pg_submit(mf_pg_pool_t *pool, const mf_pg_ctx_t *ctx, const mf_pg_stmt_t 
         op->params[i] = params[i] ? mf_strdup(params[i]) : NULL;
     if (ctx != NULL) {
         op->has_ctx = 1;
-        const char *v[4] = {ctx->tenant_id, ctx->actor, ctx->request_id, ctx->client_addr};
-        for (int i = 0; i < 4; i++)
+        const char *v[MF_PG_CTX_FIELDS] = {ctx->tenant_id, ctx->actor,   ctx->request_id, ctx->client_addr,
+                                           ctx->user_id,   ctx->write_all, ctx->scope};
+        for (int i = 0; i < MF_PG_CTX_FIELDS; i++)
             op->ctx[i] = v[i] ? mf_strdup(v[i]) : NULL;
     }
     op->cb = cb;

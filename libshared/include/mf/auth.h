@@ -27,14 +27,36 @@ const char *mf_role_name(mf_role_t role);
 /* Parse a role name (including "platform_admin"); MF_ROLE_PUBLIC when unknown. */
 mf_role_t mf_role_parse(const char *s);
 
-/* Who is calling, filled by authentication. */
+/* How the caller proved who they are. */
+typedef enum {
+    MF_CRED_NONE = 0,
+    MF_CRED_KEY,     /* Authorization: Bearer <api key> */
+    MF_CRED_SESSION, /* a browser session: the mf_session cookie, or Bearer <session token> */
+} mf_cred_kind_t;
+
+/* Who is calling, filled by authentication (and cached with the credential). */
 typedef struct {
-    char tenant_id[40]; /* "" for the platform key */
-    char key_id[40];
-    char actor[64]; /* "key:<prefix>" */
-    mf_role_t role;
+    mf_cred_kind_t kind;
+    int via_cookie;      /* the session came in a cookie: mutations need the CSRF token */
+    int write_all;       /* may write anywhere in the tenant (else only within scope or grants) */
+    int suspended;       /* the tenant is suspended or being deleted */
+    mf_role_t role;      /* the highest role usable somewhere: what route checks compare */
+    char tenant_id[40];  /* "" for the platform key */
+    char cred_id[40];    /* the key's or the session's id */
+    char user_id[40];    /* the person ("" for service keys and the platform key) */
+    char actor[128];     /* "key:<prefix>" or "user:<email>": who the audit log names */
+    char scope[48];      /* "" or "domain:<uuid>" / "dataset:<uuid>" (scoped keys) */
+    char csrf_token[48]; /* sessions: what X-CSRF-Token must carry */
     long long emit_quota; /* the tenant plan's emit events per month (0 for the platform key) */
 } mf_identity_t;
+
+/* Session tokens: mfs_<64 hex>; the store keeps their SHA-256 only. */
+#define MF_SESSION_TOKEN_PREFIX "mfs_"
+#define MF_SESSION_TOKEN_LEN (4 + 64)
+/* Make a new session token (>= MF_SESSION_TOKEN_LEN + 1 bytes) and its SHA-256 hex. */
+void mf_auth_session_new(char *token, char hash[65]);
+/* Check the shape of a presented session token and hash it. 0 or MF_EUNAUTHORIZED. */
+int mf_auth_session_parse(const char *s, size_t len, char hash[65]) MF_MUST_CHECK;
 
 #define MF_KEY_PREFIX_LEN 12
 #define MF_KEY_SECRET_LEN 64
@@ -53,8 +75,8 @@ void mf_auth_cache_destroy(mf_auth_cache_t *cache);
 int mf_auth_cache_get(mf_auth_cache_t *cache, const char hash[65], uint64_t now_ms, mf_identity_t *out);
 /* Remember id for hash until expires_ms (overwrites the slot). */
 void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_identity_t *id, uint64_t expires_ms);
-/* Forget every entry of key_id (used after revocation on this thread). */
-void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *key_id);
+/* Forget every entry of the credential cred_id (after revocation, on this thread). */
+void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *cred_id);
 /* Invalidate every cache of the process at once (any thread; after a revocation). */
 void mf_auth_cache_invalidate_all(void);
 

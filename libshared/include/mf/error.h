@@ -16,6 +16,7 @@
     X(INVALID_REQUEST, "invalid_request", 400, "the request is invalid")                          \
     X(UNAUTHORIZED, "unauthorized", 401, "a valid API key is required")                           \
     X(FORBIDDEN, "forbidden", 403, "your role does not allow this")                               \
+    X(TENANT_SUSPENDED, "tenant_suspended", 403, "this tenant is suspended")                     \
     X(QUOTA_EXCEEDED, "quota_exceeded", 403, "your plan's quota is exhausted")                    \
     X(NOT_FOUND, "not_found", 404, "not found")                                                   \
     X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "method not allowed on this route")          \

@@ -115,6 +115,31 @@ typedef void (*mf_req_redis_cb)(mf_req_t *r, mf_redis_reply_t *reply);
 int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size_t *lens,
                             mf_req_redis_cb cb) MF_MUST_CHECK;
 
+/* The browser session cookie (HttpOnly; SameSite=Lax; Secure when MF_PUBLIC_URL is https). */
+#define MF_SESSION_COOKIE "mf_session"
+
+/* The client's address as the server saw it (borrowed; "" when unknown). */
+const char *mf_req_client(const mf_req_t *r);
+
+/*
+ * Append a security event (login, failed login, permission denied, ...) to the
+ * audit log of tenant_id ("" or NULL: platform level) with this request's
+ * actor, id and client address. Fire and forget: the answer does not wait,
+ * and a refused pool is logged. detail_json must be a JSON object.
+ */
+void mf_req_audit_event(mf_req_t *r, const char *tenant_id, const char *action, const char *target,
+                        const char *detail_json);
+
+/*
+ * Run work(arg) on a worker thread (it may block: network calls), then
+ * done(r) on this request's loop thread. done is skipped when the client has
+ * gone or the request was answered; arg belongs to the caller (keep it in
+ * mf_req_set_data so it is freed either way). The handler must only return.
+ */
+typedef void (*mf_blocking_fn)(void *arg);
+typedef void (*mf_req_done_fn)(mf_req_t *r);
+void mf_req_run_blocking(mf_req_t *r, mf_blocking_fn work, void *arg, mf_req_done_fn done);
+
 /* ---- for libshared modules ---- */
 /* The pool of the calling loop thread. */
 mf_pg_pool_t *mf_http_thread_pool(void);

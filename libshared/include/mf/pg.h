@@ -35,13 +35,19 @@ typedef struct {
 } mf_pg_stmt_t;
 
 /* The context set per transaction; every member may be NULL (then unset).
- * tenant_id NULL means no tenant: RLS then hides every tenant row. Borrowed. */
+ * tenant_id NULL means no tenant: RLS then hides every tenant row. The access
+ * members feed the catalog's permission checks in SQL (mf.user_id,
+ * mf.write_all, mf.scope; see migrations/0004_identity.sql). Borrowed. */
 typedef struct {
     const char *tenant_id;
     const char *actor;
     const char *request_id;
     const char *client_addr;
+    const char *user_id;   /* the signed-in user or the personal key's owner */
+    const char *write_all; /* "on": may write anywhere in the tenant */
+    const char *scope;     /* "" or "domain:<uuid>" / "dataset:<uuid>" */
 } mf_pg_ctx_t;
+#define MF_PG_CTX_FIELDS 7
 
 /*
  * Called once per operation on the loop thread. On success err is 0 and res

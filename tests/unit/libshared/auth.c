@@ -250,7 +250,7 @@ static mf_identity_t identity(const char *tenant, const char *key_id, mf_role_t 
     memset(&id, 0, sizeof(id));
     id.emit_quota = tenant[0] ? 1000000 + (long long)strlen(key_id) : 0;
     snprintf(id.tenant_id, sizeof(id.tenant_id), "%s", tenant);
-    snprintf(id.key_id, sizeof(id.key_id), "%s", key_id);
+    snprintf(id.cred_id, sizeof(id.cred_id), "%s", key_id);
     snprintf(id.actor, sizeof(id.actor), "key:%s", key_id);
     id.role = role;
     return id;
@@ -263,7 +263,7 @@ static void check_hit(const char *label, mf_auth_cache_t *c, const char *hash, u
     int hit = mf_auth_cache_get(c, hash, now, &got);
     MF_CHECK_INT(label, hit, 1);
     MF_CHECK_STR(label, got.tenant_id, want->tenant_id);
-    MF_CHECK_STR(label, got.key_id, want->key_id);
+    MF_CHECK_STR(label, got.cred_id, want->cred_id);
     MF_CHECK_STR(label, got.actor, want->actor);
     MF_CHECK_INT(label, got.role, want->role);
     MF_CHECK_INT(label, got.emit_quota, want->emit_quota);
@@ -391,7 +391,7 @@ static void test_cache_with_real_keys(void **state)
         mf_identity_t got;
         if (mf_auth_cache_get(c, hashes[i], 1, &got)) {
             hits++;
-            MF_CHECK_STR(hashes[i], got.key_id, ids[i].key_id);
+            MF_CHECK_STR(hashes[i], got.cred_id, ids[i].cred_id);
         }
     }
     MF_CHECK_INT("most of 200 keys fit in 1024 slots", hits >= N / 2, 1);
