@@ -207,8 +207,15 @@ DECLARE
     member text;
 BEGIN
     SELECT * INTO k FROM api_keys a WHERE a.prefix = p_prefix;
-    IF NOT FOUND OR k.secret_hash <> p_hash OR k.revoked_at IS NOT NULL
-       OR (k.expires_at IS NOT NULL AND k.expires_at <= now()) THEN
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF k.secret_hash <> p_hash OR k.revoked_at IS NOT NULL OR (k.expires_at IS NOT NULL AND k.expires_at <= now()) THEN
+        -- a known prefix: the failure belongs on that tenant's record
+        PERFORM mf_audit_event(k.tenant_id, 'auth.failed', 'key:' || k.prefix,
+                               jsonb_build_object('reason', CASE WHEN k.secret_hash <> p_hash THEN 'wrong secret'
+                                                                 WHEN k.revoked_at IS NOT NULL THEN 'revoked'
+                                                                 ELSE 'expired' END));
         RETURN;
     END IF;
     eff := k.role;
@@ -329,11 +336,12 @@ $$;
 
 -- Finish a sign-in whose ID token the service verified: provision the user
 -- just in time (a pending invitation, or a verified email in one of the
--- tenant's allowed domains), open a session, record the login. Raises 403
--- (and records login.denied) when the person may not join the tenant.
+-- tenant's allowed domains), open a session, record the login. When the
+-- person may not join the tenant it records login.denied and returns only
+-- `denied` (the reason): raising would roll the audit row back.
 CREATE FUNCTION mf_login_complete(p_tenant uuid, p_email text, p_email_verified boolean, p_name text,
                                   p_token_hash text, p_csrf text, p_max_age_seconds integer, p_user_agent text)
-RETURNS TABLE (session_id uuid, user_id uuid, role text)
+RETURNS TABLE (session_id uuid, user_id uuid, role text, denied text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     v_email text := lower(p_email);
@@ -375,7 +383,9 @@ BEGIN
     END IF;
     IF why IS NOT NULL THEN
         PERFORM mf_audit_event(p_tenant, 'login.denied', coalesce(v_email, ''), jsonb_build_object('reason', why));
-        PERFORM mf_raise('403', why);
+        denied := why;
+        RETURN NEXT;
+        RETURN;
     END IF;
     UPDATE users SET last_login_at = now(), name = CASE WHEN coalesce(p_name, '') <> '' THEN p_name ELSE name END
     WHERE id = u.id;

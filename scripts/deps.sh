@@ -6,7 +6,9 @@
 #     `apt-get update`;
 #   - checks that Node.js >= 20 is on PATH (Debian 12's own nodejs is 18);
 #   - `npm ci` when the repo has a package.json and node_modules is missing or
-#     older than package-lock.json.
+#     older than package-lock.json / package.json: @redocly/cli (OpenAPI lint),
+#     oidc-provider (the dev OpenID Provider, tools/oidc-dev) and
+#     playwright-core (browser tests), at the versions of the lock file.
 # Idempotent, and silent when nothing is missing.
 #
 # Usage: scripts/deps.sh [--runtime-only]
@@ -24,10 +26,12 @@ RUNTIME_PKGS=(
   postgresql-15 redis-server
   python3 curl
 )
-# Tests, sanitizers, fuzzers, benchmarks.
+# Tests, sanitizers, fuzzers, benchmarks. chromium: the browser tests drive
+# Debian's /usr/bin/chromium with playwright-core (never a downloaded
+# browser); python3-cryptography: the SSO tests verify id_token signatures.
 TEST_PKGS=(
-  libcmocka-dev python3-pytest python3-requests python3-yaml
-  wrk clang libclang-rt-14-dev
+  libcmocka-dev python3-pytest python3-requests python3-yaml python3-cryptography
+  wrk clang libclang-rt-14-dev chromium
 )
 
 die() { echo "deps.sh: $*" >&2; exit 1; }

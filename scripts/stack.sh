@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops the local MetaFuse Cloud stack: a throwaway PostgreSQL 15
-# and Redis on free loopback ports, and the mf-api service on top of them.
+# and Redis on free loopback ports, the development OpenID Provider
+# (tools/oidc-dev) for single sign-on, and the services on top of them.
 #
 # Usage: scripts/stack.sh COMMAND [ARGS]
 #   infra-up DIR    start Postgres and Redis with their state in DIR; writes
@@ -8,15 +9,18 @@
 #                   MF_PG_URL, MF_PG_ADMIN_URL, MF_PG_SUPER_URL, MF_REDIS_URL)
 #   infra-down DIR  stop what infra-up started in DIR and remove its data
 #   up              the whole stack in the background under .run/: infra,
-#                   migrations, platform key, mf-api, demo tenant; writes
-#                   .run/env and prints the URL and the demo credentials
+#                   migrations, platform key, the dev OpenID Provider (a demo
+#                   user with a random password, a client for mf-api),
+#                   mf-api, mf-ingest, demo tenant; writes .run/env and prints
+#                   the URL and the demo credentials
 #   down            stop what `up` started (nothing else)
 #   run             `up`, then wait in the foreground; Ctrl-C runs `down`
 #   status          what is running
 #
 # Environment: MF_RUN_DIR (default .run at the repo root), MF_BIN_DIR
 # (default build/bin), MF_PG_PORT, MF_REDIS_PORT, MF_API_PORT (default: free
-# ports). Only processes recorded in this stack's pid files are ever stopped,
+# ports), MF_DEMO_USER (the demo user's e-mail at the OpenID Provider, default
+# demo@example.com). Only processes recorded in this stack's pid files are ever stopped,
 # so stacks of several checkouts can run side by side.
 set -euo pipefail
 
@@ -363,6 +367,11 @@ case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
 API_PID="$RUN/mf-api.pid"
 INGEST_PID="$RUN/mf-ingest.pid"
 WORKER_PID="$RUN/mf-ingest-work.pid"
+OIDC_PID="$RUN/oidc-dev.pid"
+OIDC_CONF="$RUN/oidc-dev.json" # client secret and demo password: mode 0600
+OIDC_JS="$ROOT/tools/oidc-dev/server.mjs"
+OIDC_CLIENT_ID=mf-api
+DEMO_USER="${MF_DEMO_USER:-demo@example.com}"
 
 # The lock keeps two up/down of the same run dir from interleaving.
 lock_run_dir() {
@@ -372,21 +381,25 @@ lock_run_dir() {
 }
 
 api_running() { alive "$(read_pid "$API_PID")" mf-api; }
+# The provider names itself oidc-dev (process.title), so its comm is checkable.
+oidc_running() { alive "$(read_pid "$OIDC_PID")" oidc-dev; }
 
 stack_running() {
   api_running &&
+    oidc_running &&
     alive "$(read_pid "$INGEST_PID")" mf-ingest &&
     alive "$(read_pid "$WORKER_PID")" mf-ingest &&
     alive "$(read_pid "$RUN/infra/postgres.pid")" postgres &&
     alive "$(read_pid "$RUN/infra/redis.pid")" redis-server
 }
 
-# Stops mf-api, then the infra; keeps the logs.
+# Stops the services, the OpenID Provider, then the infra; keeps the logs.
 stack_stop() {
   stop_pid "$(read_pid "$WORKER_PID")" mf-ingest TERM 15
   stop_pid "$(read_pid "$INGEST_PID")" mf-ingest TERM 15
   stop_pid "$(read_pid "$API_PID")" mf-api TERM 15
-  rm -f -- "$API_PID" "$INGEST_PID" "$WORKER_PID"
+  stop_pid "$(read_pid "$OIDC_PID")" oidc-dev TERM 10
+  rm -f -- "$API_PID" "$INGEST_PID" "$WORKER_PID" "$OIDC_PID" "$OIDC_CONF"
   cmd_infra_down "$RUN/infra"
   rm -f -- "$RUN/env" "$RUN/env.tmp"
 }
@@ -403,6 +416,9 @@ MetaFuse Cloud is running (stop it with: $stop).
   ingest           $MF_INGEST_URL/api/v1/emit, /api/v1/lineage
   demo tenant      $MF_DEMO_TENANT
   demo API key     $MF_DEMO_API_KEY   (tenant admin)
+  demo sign-in     $MF_API_URL/auth/login?tenant=$MF_DEMO_TENANT
+                   as ${MF_DEMO_USER:-?} / ${MF_DEMO_PASSWORD:-?}
+  OpenID Provider  ${MF_OIDC_ISSUER:-?}   (development only: tools/oidc-dev)
   platform key     $MF_PLATFORM_ADMIN_KEY
   environment      $RUN/env   (load it with: . $RUN/env)
   logs             $RUN/logs/
@@ -429,10 +445,60 @@ up_on_exit() {
   exit "$rc"
 }
 
+# oidc_start API_URL: (re)start the development OpenID Provider on a free
+# loopback port (it binds port 0 itself and prints its issuer) with the demo
+# user and a client for the mf-api at API_URL (redirect URI
+# API_URL/auth/callback). Needs OIDC_CLIENT_SECRET and DEMO_PASSWORD; sets
+# OIDC_ISSUER.
+oidc_start() {
+  local api_url="$1" log="$RUN/logs/oidc-dev.log" pid since i
+  stop_pid "$(read_pid "$OIDC_PID")" oidc-dev TERM 10
+  rm -f -- "$OIDC_PID"
+  (
+    umask 077
+    OIDC_API_URL="$api_url" OIDC_CLIENT_ID="$OIDC_CLIENT_ID" \
+      OIDC_CLIENT_SECRET="$OIDC_CLIENT_SECRET" DEMO_USER="$DEMO_USER" \
+      DEMO_PASSWORD="$DEMO_PASSWORD" "$PY" -c 'import json, os
+e = os.environ
+print(json.dumps({
+    "host": "127.0.0.1", "port": 0,
+    "clients": [{"client_id": e["OIDC_CLIENT_ID"], "client_secret": e["OIDC_CLIENT_SECRET"],
+                 "redirect_uris": [e["OIDC_API_URL"] + "/auth/callback"],
+                 "post_logout_redirect_uris": [e["OIDC_API_URL"] + "/"]}],
+    "users": [{"email": e["DEMO_USER"], "password": e["DEMO_PASSWORD"], "name": "Demo User"}],
+}, indent=2))' >"$OIDC_CONF"
+  )
+  since="$(stat -c %s "$log" 2>/dev/null || echo 0)"
+  setsid node "$OIDC_JS" --config "$OIDC_CONF" </dev/null >>"$log" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$OIDC_PID"
+  OIDC_ISSUER=""
+  for ((i = 0; i < 300; i++)); do # 30 s
+    OIDC_ISSUER="$(tail -c +"$((since + 1))" "$log" | sed -n 's/^oidc-dev listening on //p' | head -n 1)"
+    [ -z "$OIDC_ISSUER" ] || break
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if [ -z "$OIDC_ISSUER" ]; then
+    log_tail "$log"
+    die "the development OpenID Provider (tools/oidc-dev) did not start"
+  fi
+  # setsid ran node in place (no fork): the pid must be the provider's.
+  alive "$pid" oidc-dev || die "pid $pid is not oidc-dev; cannot track it"
+}
+
+# random_secret: a URL-safe random string (16 bytes).
+random_secret() {
+  "$PY" -c 'import secrets; print(secrets.token_urlsafe(16))'
+}
+
 # cmd_up [no-info]
 cmd_up() {
   local api="$BIN/mf-api"
   [ -x "$api" ] || die "$api not found: build it first (make)"
+  command -v node >/dev/null 2>&1 || die "node is not on PATH: Node.js >= 20 is required (scripts/deps.sh)"
+  [ -d "$ROOT/node_modules/oidc-provider" ] ||
+    die "node_modules/oidc-provider is missing: run scripts/deps.sh (npm ci)"
   lock_run_dir
   if stack_running; then
     say "a stack from this checkout is already running ($RUN)"
@@ -462,11 +528,19 @@ cmd_up() {
     { log_tail "$RUN/logs/create-platform-key.log"; die "mf-api create-platform-key failed"; }
   [ -n "$platform_key" ] || die "mf-api create-platform-key printed no key"
 
+  # Single sign-on: the dev OpenID Provider knows mf-api's callback URL, so it
+  # is (re)started for each port mf-api tries. New secrets for every stack.
+  OIDC_CLIENT_SECRET="$(random_secret)"
+  DEMO_PASSWORD="$(random_secret)"
+
   # mf-api in its own session, so a Ctrl-C at the terminal reaches only us.
   local log="$RUN/logs/mf-api.log" port="" pid="" attempt i ready=0
   for attempt in 1 2 3; do
     port="${MF_API_PORT:-$(free_port)}"
+    oidc_start "http://127.0.0.1:$port"
     MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$port" \
+      MF_OIDC_ISSUER="$OIDC_ISSUER" MF_OIDC_CLIENT_ID="$OIDC_CLIENT_ID" \
+      MF_OIDC_CLIENT_SECRET="$OIDC_CLIENT_SECRET" MF_PUBLIC_URL="http://127.0.0.1:$port" \
       setsid "$api" serve </dev/null >>"$log" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$API_PID"
@@ -520,6 +594,7 @@ cmd_up() {
   local api_url="http://127.0.0.1:$port" ingest_url="http://127.0.0.1:$ingest_port" seed tenant demo_key
   say "seeding the demo tenant"
   seed="$(MF_API_URL="$api_url" MF_PLATFORM_ADMIN_KEY="$platform_key" \
+    MF_DEMO_USER="$DEMO_USER" MF_OIDC_ISSUER="$OIDC_ISSUER" \
     "$PY" "$ROOT/scripts/seed_demo.py" 2>"$RUN/logs/seed.log")" ||
     { log_tail "$RUN/logs/seed.log"; log_tail "$log"; die "seeding the demo tenant failed"; }
   read -r tenant demo_key <<<"$seed"
@@ -534,6 +609,9 @@ cmd_up() {
     env_line MF_DEMO_TENANT "$tenant"
     env_line MF_DEMO_API_KEY "$demo_key"
     env_line MF_PLATFORM_ADMIN_KEY "$platform_key"
+    env_line MF_OIDC_ISSUER "$OIDC_ISSUER"
+    env_line MF_DEMO_USER "$DEMO_USER"
+    env_line MF_DEMO_PASSWORD "$DEMO_PASSWORD"
     env_line MF_PG_URL "$MF_PG_URL"
     env_line MF_PG_ADMIN_URL "$MF_PG_ADMIN_URL"
     env_line MF_PG_SUPER_URL "$MF_PG_SUPER_URL"
@@ -546,7 +624,8 @@ cmd_up() {
 
 cmd_down() {
   lock_run_dir
-  if [ ! -f "$API_PID" ] && [ ! -f "$INGEST_PID" ] && [ ! -d "$RUN/infra" ]; then
+  if [ ! -f "$API_PID" ] && [ ! -f "$INGEST_PID" ] && [ ! -f "$OIDC_PID" ] &&
+     [ ! -d "$RUN/infra" ]; then
     say "nothing running ($RUN)"
     return 0
   fi
@@ -574,9 +653,10 @@ cmd_run() {
 
 cmd_status() {
   local name file comm pid state any=0
-  for name in mf-api mf-ingest mf-ingest-work postgres redis; do
+  for name in mf-api mf-ingest mf-ingest-work oidc-dev postgres redis; do
     case "$name" in
       mf-api) file="$API_PID" comm=mf-api ;;
+      oidc-dev) file="$OIDC_PID" comm=oidc-dev ;;
       mf-ingest) file="$INGEST_PID" comm=mf-ingest ;;
       mf-ingest-work) file="$WORKER_PID" comm=mf-ingest ;;
       postgres) file="$RUN/infra/postgres.pid" comm=postgres ;;

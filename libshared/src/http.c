@@ -265,6 +265,20 @@ static match_t match_route(mf_req_t *r, h2o_iovec_t method, const char *path, si
 const mf_identity_t *mf_req_identity(const mf_req_t *r) { return &r->id; }
 const char *mf_req_id(const mf_req_t *r) { return r->request_id; }
 const char *mf_req_client(const mf_req_t *r) { return r->client; }
+
+static const char *request_cookie(mf_req_t *r, const char *name, size_t *len);
+
+const char *mf_req_cookie(mf_req_t *r, const char *name)
+{
+    size_t len;
+    const char *v = request_cookie(r, name, &len);
+    if (v == NULL)
+        return NULL;
+    char *copy = h2o_mem_alloc_pool(&r->req->pool, len + 1);
+    memcpy(copy, v, len);
+    copy[len] = '\0';
+    return copy;
+}
 json_t *mf_req_body(const mf_req_t *r) { return r->body; }
 
 const char *mf_req_raw_body(const mf_req_t *r, size_t *len, const char **content_type)
@@ -837,7 +851,7 @@ static void on_fail_count(mf_req_t *r, mf_redis_reply_t *reply)
     lookup_credential(r); /* a lost connection (NULL reply): authenticate without the limit */
 }
 
-/* The value of cookie `name` in the request, or NULL (pool memory). */
+/* The value of cookie `name` in the request (not NUL-terminated: *len bytes), or NULL. */
 static const char *request_cookie(mf_req_t *r, const char *name, size_t *len)
 {
     size_t nlen = strlen(name);

@@ -319,6 +319,9 @@ class Server:
             "MF_PG_URL": infra_env["MF_PG_URL"],
             "MF_LOG_LEVEL": "info",
             "MF_KEY_CACHE_TTL": "1",
+            # The suite fails authentication on purpose, all from 127.0.0.1;
+            # the brute-force test starts its own server with a low limit.
+            "MF_AUTH_FAIL_LIMIT": "100000",
         })
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
@@ -587,6 +590,81 @@ def tenant(tenant_factory):
 def api(tenant):
     """Admin client of a fresh tenant."""
     return tenant.api
+
+
+class OidcSso:
+    """What the ``oidc_provider`` fixture gives: see there."""
+
+    def __init__(self, provider, client_id, client_secret, mf_api_port, users):
+        self.provider = provider  # an oidc.OidcDevProvider (log_path, discovery(), jwks(), stop())
+        self.issuer = provider.issuer
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.mf_api_port = mf_api_port
+        self.public_url = "http://127.0.0.1:%d" % mf_api_port
+        self.redirect_uri = self.public_url + "/auth/callback"
+        self.users = dict(users)  # e-mail -> password
+        self.admin_email, self.admin_password = "admin@sso-a.example", users["admin@sso-a.example"]
+        self.user_email, self.user_password = "user@sso-b.example", users["user@sso-b.example"]
+
+    def mf_api_env(self):
+        """The environment that points an mf-api at this provider."""
+        return {
+            "MF_OIDC_ISSUER": self.issuer,
+            "MF_OIDC_CLIENT_ID": self.client_id,
+            "MF_OIDC_CLIENT_SECRET": self.client_secret,
+            "MF_PUBLIC_URL": self.public_url,
+        }
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_root):
+    """One development OpenID Provider (tools/oidc-dev, npm oidc-provider 8) for the session.
+
+    It knows one confidential client, ``client_id`` ``mf-api`` with a random
+    ``client_secret`` (client_secret_basic, code flow, PKCE S256 required, id_token
+    RS256), whose only redirect URI is ``redirect_uri`` =
+    ``http://127.0.0.1:<mf_api_port>/auth/callback`` (post-logout redirect:
+    ``public_url + "/"``). ``mf_api_port`` is a free port picked up front: start the
+    SSO tests' mf-api on it with ``extra_env=oidc_provider.mf_api_env()``
+    (MF_OIDC_ISSUER, MF_OIDC_CLIENT_ID, MF_OIDC_CLIENT_SECRET, MF_PUBLIC_URL =
+    ``public_url``), e.g. ``Server(migrated, tmp_root, "sso", oidc_provider.mf_api_env(),
+    port=oidc_provider.mf_api_port)``.
+
+    Users (e-mail -> password in ``users``; email_verified true; ``sub`` is a hash
+    of the e-mail): ``admin_email`` admin@sso-a.example / ``admin_password``
+    "sso-a-admin-pass" (name "Admin A"), ``user_email`` user@sso-b.example /
+    ``user_password`` "sso-b-user-pass" (name "User B").
+
+    Also: ``issuer``, ``provider`` (an ``oidc.OidcDevProvider``: ``log_path``,
+    ``discovery()``, ``jwks()``). Log in with ``oidc.browser_login`` or
+    ``node tests/browser/sso_login.mjs``. Its log is attached to failed tests; it
+    must exit 0 on SIGTERM at the end."""
+    import secrets
+
+    from oidc import OidcDevProvider
+
+    users = {"admin@sso-a.example": "sso-a-admin-pass", "user@sso-b.example": "sso-b-user-pass"}
+    names = {"admin@sso-a.example": "Admin A", "user@sso-b.example": "User B"}
+    mf_api_port = free_port()
+    public_url = "http://127.0.0.1:%d" % mf_api_port
+    client_secret = secrets.token_hex(24)
+    provider = OidcDevProvider(tmp_root, name="session", clients=[{
+        "client_id": "mf-api",
+        "client_secret": client_secret,
+        "redirect_uris": [public_url + "/auth/callback"],
+        "post_logout_redirect_uris": [public_url + "/"],
+    }], users=[{"email": e, "password": p, "name": names[e]} for e, p in users.items()])
+    provider.start()
+    RUNNING_SERVERS.append(provider)
+    STARTED_SERVERS.append(provider)
+    try:
+        yield OidcSso(provider, "mf-api", client_secret, mf_api_port, users)
+    finally:
+        rc = provider.stop()
+        if provider in RUNNING_SERVERS:
+            RUNNING_SERVERS.remove(provider)
+    assert rc == 0, "oidc-dev exit status after SIGTERM: %r\n%s" % (rc, provider.log_tail())
 
 
 # --------------------------------------------------------------------------

@@ -118,6 +118,8 @@ int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size
 /* The browser session cookie (HttpOnly; SameSite=Lax; Secure when MF_PUBLIC_URL is https). */
 #define MF_SESSION_COOKIE "mf_session"
 
+/* The value of cookie `name` as a NUL-terminated string in the request pool, or NULL. */
+const char *mf_req_cookie(mf_req_t *r, const char *name);
 /* The client's address as the server saw it (borrowed; "" when unknown). */
 const char *mf_req_client(const mf_req_t *r);
 

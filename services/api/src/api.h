@@ -8,8 +8,10 @@
 
 #include "mf/http.h"
 
+void mf_api_register_auth(void);
 void mf_api_register_tenants(void);
 void mf_api_register_keys(void);
+void mf_api_register_members(void);
 void mf_api_register_datasets(void);
 void mf_api_register_tags(void);
 void mf_api_register_domains(void);

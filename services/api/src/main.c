@@ -19,8 +19,10 @@
 
 static void register_all(void)
 {
+    mf_api_register_auth();
     mf_api_register_tenants();
     mf_api_register_keys();
+    mf_api_register_members();
     mf_api_register_datasets();
     mf_api_register_tags();
     mf_api_register_domains();

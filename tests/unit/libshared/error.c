@@ -24,6 +24,7 @@ static const error_row_t rows[] = {
     {MF_EINVALID_REQUEST, "invalid_request", 400, "the request is invalid"},
     {MF_EUNAUTHORIZED, "unauthorized", 401, "a valid API key is required"},
     {MF_EFORBIDDEN, "forbidden", 403, "your role does not allow this"},
+    {MF_ETENANT_SUSPENDED, "tenant_suspended", 403, "this tenant is suspended"},
     {MF_EQUOTA_EXCEEDED, "quota_exceeded", 403, "your plan's quota is exhausted"},
     {MF_ENOT_FOUND, "not_found", 404, "not found"},
     {MF_EMETHOD_NOT_ALLOWED, "method_not_allowed", 405, "method not allowed on this route"},
