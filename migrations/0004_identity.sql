@@ -107,6 +107,18 @@ ALTER TABLE api_keys
     ADD CONSTRAINT api_keys_scoped_role CHECK ((scope_domain_id IS NULL AND scope_dataset_id IS NULL)
                                                OR role IN ('viewer', 'editor'));
 
+-- A personal key ends with its owner's membership, however the membership
+-- goes (kept as revoked, so the key list still shows it).
+CREATE FUNCTION mf_revoke_member_keys() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE api_keys SET revoked_at = now()
+    WHERE tenant_id = OLD.tenant_id AND user_id = OLD.user_id AND revoked_at IS NULL;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER revoke_keys AFTER DELETE ON memberships FOR EACH ROW EXECUTE FUNCTION mf_revoke_member_keys();
+
 -- ---------- isolation, audit, grants ----------
 
 SELECT mf_enable_tenant_isolation(ARRAY['memberships', 'role_grants', 'invitations', 'sso_settings', 'sessions']);

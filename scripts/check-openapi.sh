@@ -4,18 +4,22 @@
 #      .redocly.lint-ignore.yaml) reports no error and no warning;
 #   2. its operations are exactly the routes the services register: the
 #      union of the lines of `mf-api routes` and `mf-ingest routes`
-#      (`METHOD /path/{param}`; a route both print, like GET /healthz, counts
-#      once) must each be an operation in the file, and every operation in
-#      the file a registered route;
+#      (`METHOD /path/{param} role`, role being the route's minimum role; a
+#      route both print, like GET /healthz, counts once) must each be an
+#      operation in the file, and every operation in the file a registered
+#      route;
 #   3. with the binaries (not a route file), each operation's `x-service`
 #      names the service(s) registering it: `mf-api`, `mf-ingest`, or a list
-#      of both.
+#      of both;
+#   4. where the routes carry their role, an operation declares
+#      `security: []` exactly when its route is public.
 # Prints the differences and exits 1 on any failure.
 #
 # Usage: scripts/check-openapi.sh [ROUTES_FILE]
 #   ROUTES_FILE    read the route list from this file instead of running the
-#                  services (same format, every service's routes in one
-#                  file; also MF_ROUTES_FILE). For tests; skips check 3.
+#                  services (same format, the role column optional, every
+#                  service's routes in one file; also MF_ROUTES_FILE). For
+#                  tests; skips check 3.
 #   MF_BIN_DIR     where mf-api and mf-ingest are (default build/bin in the
 #                  repo). Both are required.
 # Needs: node_modules from `npm ci`, /usr/bin/python3 with python3-yaml.
@@ -105,6 +109,8 @@ import sys
 import yaml
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# The minimum roles `<service> routes` prints in its third column.
+ROLES = ("public", "viewer", "editor", "admin", "platform_admin", "billing_admin")
 spec_path, sources = sys.argv[1], sys.argv[2:]
 
 with open(spec_path, encoding="utf-8") as f:
@@ -120,8 +126,16 @@ for path, item in (spec.get("paths") or {}).items():
             {svc} if isinstance(svc, str) else set(svc) if isinstance(svc, list) else set()
         )
 
-# "METHOD /path" -> the services registering it ("" for a route file)
+# "METHOD /path" -> the operation declares no security (`security: []`)
+unauthenticated = {}
+for path, item in (spec.get("paths") or {}).items():
+    for method, op in item.items():
+        if method in METHODS:
+            unauthenticated[f"{method.upper()} {path}"] = (op or {}).get("security", spec.get("security")) == []
+
+# "METHOD /path" -> the services registering it ("" for a route file), and its minimum role
 registered = {}
+roles = {}
 for source in sources:
     service, _, routes_path = source.partition("=")
     with open(routes_path, encoding="utf-8") as f:
@@ -129,9 +143,12 @@ for source in sources:
             words = line.split()
             if not words or words[0].startswith("#"):
                 continue
-            if len(words) != 2 or not words[1].startswith("/"):
-                sys.exit(f"check-openapi: {routes_path}:{lineno}: not 'METHOD /path': {line.rstrip()}")
+            if len(words) not in (2, 3) or not words[1].startswith("/") or (len(words) == 3 and words[2] not in ROLES):
+                sys.exit(f"check-openapi: {routes_path}:{lineno}: not 'METHOD /path [role]' "
+                         f"(role: {', '.join(ROLES)}): {line.rstrip()}")
             registered.setdefault(f"{words[0].upper()} {words[1]}", set()).add(service)
+            if len(words) == 3:
+                roles[f"{words[0].upper()} {words[1]}"] = words[2]
 
 def by(route):
     services = sorted(s for s in registered[route] if s)
@@ -160,13 +177,23 @@ if all(s.partition("=")[0] for s in sources):
             print(f"x-service of {route} is {have}, but it is served by {by(route)}: "
                   f"set `x-service: {spell(want)}`")
 
-if missing or extra or wrong:
+# 4. A public route (no credentials) is exactly an operation with `security: []`.
+insecure = []
+for route in sorted(set(roles) & set(documented)):
+    public = roles[route] == "public"
+    if public != unauthenticated[route]:
+        insecure.append(route)
+        print(f"{route} needs the {roles[route]} role, but its operation "
+              + ("declares `security: []`" if unauthenticated[route] else "lacks `security: []`"))
+
+if missing or extra or wrong or insecure:
     sys.exit(f"check-openapi: {len(missing)} undocumented route(s), {len(extra)} unregistered operation(s)"
-             + (f", {len(wrong)} wrong x-service(s)" if wrong else ""))
+             + (f", {len(wrong)} wrong x-service(s)" if wrong else "")
+             + (f", {len(insecure)} wrong security declaration(s)" if insecure else ""))
 counts = ""
 services = sorted({s for ss in registered.values() for s in ss if s})
 if services:
     counts = " (" + ", ".join(f"{s} {sum(s in ss for ss in registered.values())}" for s in services) + ")"
 print(f"ok: {len(registered)} distinct routes{counts}, all documented"
-      + (", x-service right" if services else ""))
+      + (", x-service right" if services else "") + (", security matches the roles" if roles else ""))
 EOF

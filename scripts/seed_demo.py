@@ -6,6 +6,8 @@ tenant `demo` (plan `team`) and prints `<tenant_id> <api_key>` on stdout (one
 line; the key is the tenant's first admin key). Then, with that key, it
 creates eight datasets (raw -> staging -> marts, with fields, tags, domains,
 owners and upstream lineage) and one lineage edge with column lineage.
+When MF_DEMO_USER is set (the development OpenID provider's demo person), it
+is invited as the demo tenant's admin, so single sign-on works at once.
 
 Standard library only. Any non-2xx answer stops it with a non-zero exit and
 the answer's body on stderr. Progress goes to stderr.
@@ -242,6 +244,11 @@ def main():
             raise ApiError(f"POST /api/v1/admin/tenants: unexpected answer {created!r}") from None
         print(f"{tenant_id} {api_key}", flush=True)
         print(f"seed_demo.py: tenant demo {tenant_id}", file=sys.stderr)
+
+        demo_user = os.environ.get("MF_DEMO_USER")
+        if demo_user:
+            post(base_url, api_key, "/api/v1/invitations", {"email": demo_user, "role": "admin"})
+            print(f"seed_demo.py: invited {demo_user} as admin", file=sys.stderr)
 
         for ds in DATASETS:
             post(base_url, api_key, "/api/v1/datasets", ds)

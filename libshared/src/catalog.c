@@ -12,7 +12,8 @@
 #include "mf/util.h"
 
 mf_pg_stmt_t mf_catalog_apply_stmt = {"mf_catalog_apply",
-                                      "SELECT d::text, d->>'version' FROM mf_apply_dataset($1::jsonb, $2, $3::integer) AS d", -1};
+                                      "SELECT mf_access_dataset_doc(d)::text, d->>'version' "
+                                      "FROM mf_apply_dataset($1::jsonb, $2, $3::integer) AS d", -1};
 
 __attribute__((constructor)) static void register_statements(void) { mf_pg_register(&mf_catalog_apply_stmt); }
 

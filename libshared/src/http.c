@@ -103,6 +103,8 @@ struct mf_req {
     int responded;
     void *data;
     void (*data_free)(void *);
+    int pending_err;     /* mf_req_audit_and_respond_error: the answer once the row is written */
+    char *pending_msg;
     mf_log_ctx_t log;
 };
 
@@ -158,12 +160,15 @@ void mf_http_add_routes(const mf_route_t *defs, size_t n)
     }
 }
 
+/* "METHOD /pattern role": the route table with each route's minimum role ("public" when none). */
 void mf_http_print_routes(void *fp)
 {
-    for (size_t i = 0; i < MF_ARRAY_SIZE(builtin_routes); i++)
-        fprintf(fp, "%s %s\n", builtin_routes[i].method, builtin_routes[i].pattern);
-    for (size_t i = 0; i < nroutes; i++)
-        fprintf(fp, "%s %s\n", routes[i].def->method, routes[i].def->pattern);
+    for (size_t i = 0; i < MF_ARRAY_SIZE(builtin_routes) + nroutes; i++) {
+        const mf_route_t *def = i < MF_ARRAY_SIZE(builtin_routes) ? &builtin_routes[i]
+                                                                   : routes[i - MF_ARRAY_SIZE(builtin_routes)].def;
+        const char *role = def->role == MF_ROLE_PUBLIC ? "public" : mf_role_name(def->role);
+        fprintf(fp, "%s %s %s\n", def->method, def->pattern, role ? role : "unknown");
+    }
 }
 
 static int hexval(int c)
@@ -375,6 +380,7 @@ static void req_release(mf_req_t *r)
     if (r->data_free != NULL)
         r->data_free(r->data);
     json_decref(r->body);
+    free(r->pending_msg);
     free(r);
 }
 
@@ -499,7 +505,8 @@ void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...)
     if (env == NULL) /* msg was not valid UTF-8: fall back to the table's message */
         env = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", mf_error_code(err), "message",
                         mf_error_message(err), "request_id", r->request_id);
-    if (r->req != NULL && (err == MF_EUNAVAILABLE || err == MF_ERATE_LIMITED))
+    if (r->req != NULL && (err == MF_EUNAVAILABLE || err == MF_ERATE_LIMITED) &&
+        h2o_find_header(&r->req->res.headers, H2O_TOKEN_RETRY_AFTER, -1) < 0) /* unless the caller set one */
         h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     if (r->req != NULL && err == MF_EUNAUTHORIZED)
         h2o_add_header_by_str(&r->req->pool, &r->req->res.headers, H2O_STRLIT("www-authenticate"), 0, NULL,
@@ -555,6 +562,18 @@ static void on_pg_done(void *data, PGresult *res, int err, const char *message)
             mf_respond_error(r, err, "%s", message ? message : mf_error_message(err));
         else
             cb(r, res);
+        /* The database refused a tenant caller (its scope or grants do not reach the data): a denial too. */
+        if (err == MF_EFORBIDDEN && r->id.tenant_id[0] != '\0' && r->cr != NULL) {
+            char route[160];
+            snprintf(route, sizeof(route), "%s %s", r->cr->def->method, r->cr->def->pattern);
+            json_t *detail = json_pack("{s:s,s:s}", "route", route, "reason", message ? message : "");
+            size_t len;
+            char *text = detail != NULL ? mf_json_dump(detail, &len) : NULL;
+            if (text != NULL)
+                mf_req_audit_event(r, r->id.tenant_id, "permission.denied", r->id.actor, text);
+            free(text);
+            json_decref(detail);
+        }
     }
     req_release(r);
 }
@@ -763,6 +782,38 @@ void mf_req_audit_event(mf_req_t *r, const char *tenant_id, const char *action, 
         MF_LOG_WARN_(&r->log, "audit event %s not recorded: the database is busy or unreachable", action);
 }
 
+static void on_audited(void *data, PGresult *res, int err, const char *message)
+{
+    mf_req_t *r = data;
+    if (err != 0)
+        MF_LOG_WARN_(&r->log, "audit event not recorded: %s", message ? message : mf_error_message(err));
+    if (r->req != NULL && !r->responded)
+        mf_respond_error(r, r->pending_err, "%s", r->pending_msg);
+    req_release(r);
+}
+
+void mf_req_audit_and_respond_error(mf_req_t *r, const char *tenant_id, const char *action, const char *target,
+                                    const char *detail_json, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    mf_pg_ctx_t ctx = {NULL, r->id.actor, r->request_id, r->client, NULL, NULL, NULL};
+    const char *params[] = {tenant_id ? tenant_id : "", action, target ? target : "", detail_json};
+    free(r->pending_msg);
+    r->pending_err = err;
+    r->pending_msg = mf_strdup(msg);
+    r->refs++;
+    if (r->thread->pool == NULL ||
+        mf_pg_submit(r->thread->pool, &ctx, &audit_event_stmt, 4, params, on_audited, r) != 0) {
+        r->refs--;
+        MF_LOG_WARN_(&r->log, "audit event %s not recorded: the database is busy or unreachable", action);
+        mf_respond_error(r, err, "%s", msg);
+    }
+}
+
 static void on_fail_counted(mf_req_t *r, mf_redis_reply_t *reply) {}
 
 /* Answer a failed authentication: 401, and count it against the client address. */
@@ -949,16 +1000,16 @@ static void run_handler(mf_req_t *r)
                                                      : (r->id.role != MF_ROLE_PLATFORM_ADMIN && r->id.role >= def->role);
         if (!ok) {
             MF_LOG_INFO_(&r->log, "permission denied: %s needs %s", r->id.actor, mf_role_name(def->role));
-            mf_respond_error(r, MF_EFORBIDDEN, "this needs the %s role", mf_role_name(def->role));
             char detail[160];
             snprintf(detail, sizeof(detail), "{\"route\":\"%s %s\",\"needs\":\"%s\"}", def->method, def->pattern,
                      mf_role_name(def->role));
-            mf_req_audit_event(r, r->id.tenant_id, "permission.denied", r->id.actor, detail);
+            mf_req_audit_and_respond_error(r, r->id.tenant_id, "permission.denied", r->id.actor, detail, MF_EFORBIDDEN,
+                                           "this needs the %s role", mf_role_name(def->role));
             return;
         }
         if (!csrf_ok(r)) {
-            mf_respond_error(r, MF_EFORBIDDEN, "a cookie-authenticated change needs the session's X-CSRF-Token header");
-            mf_req_audit_event(r, r->id.tenant_id, "csrf.refused", r->id.actor, "{}");
+            mf_req_audit_and_respond_error(r, r->id.tenant_id, "csrf.refused", r->id.actor, "{}", MF_EFORBIDDEN,
+                                           "a cookie-authenticated change needs the session's X-CSRF-Token header");
             return;
         }
     }

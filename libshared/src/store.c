@@ -1,7 +1,8 @@
 /*
  * store.c: see store.h. Migration files are read whole and sent as one
  * simple query inside BEGIN/COMMIT, so a file is applied entirely or not at
- * all; the checksum is the SHA-256 of the file's bytes.
+ * all; the checksum is the SHA-256 of the file's bytes. The purge is one
+ * call of the SQL function mf_purge, which does the work in the database.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -162,6 +163,30 @@ int mf_store_create_platform_key(const char *url, const char *env, char *key, ch
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "cannot create the key: %s", PQresultErrorMessage(res));
         rc = MF_EINTERNAL;
+    }
+    PQclear(res);
+    PQfinish(pg);
+    return rc;
+}
+
+int mf_store_purge(const char *url, char **report, char *err, size_t errlen)
+{
+    *report = NULL;
+    PGconn *pg = mf_pg_connect_blocking(url, err, errlen);
+    if (pg == NULL)
+        return MF_EUNAVAILABLE;
+    PGresult *res = PQexec(pg, "SELECT r::text, jsonb_array_length(r->'failed') FROM mf_purge() r");
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        snprintf(err, errlen, "purge failed: %s", PQresultErrorMessage(res));
+        rc = MF_EINTERNAL;
+    } else {
+        *report = mf_strdup(PQgetvalue(res, 0, 0));
+        long failed = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        if (failed > 0) {
+            snprintf(err, errlen, "%ld tenant(s) could not be purged (see \"failed\" in the report)", failed);
+            rc = MF_EINTERNAL;
+        }
     }
     PQclear(res);
     PQfinish(pg);

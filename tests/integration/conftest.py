@@ -556,15 +556,15 @@ class Tenant:
     def make_key(self, role, name=None, **extra):
         body = {"name": name or unique("k-" + role), "role": role}
         body.update(extra)
-        r = self.api.ok("POST", "/api/v1/keys", 201, json_body=body)
+        r = self.api.ok("POST", "/api/v1/api-keys", 201, json_body=body)
         return r.json()
 
     def client(self, role):
-        return Api(self.base, self.make_key(role)["api_key"])
+        return Api(self.base, self.make_key(role)["key"])
 
     def ingest(self, ingest_server, role=None):
         """An IngestClient of this tenant at an mf-ingest serve (admin key, or a new key of role)."""
-        key = self.key if role is None else self.make_key(role)["api_key"]
+        key = self.key if role is None else self.make_key(role)["key"]
         return IngestClient(ingest_server.base, key)
 
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import (KEY_RE, REQUEST_ID_RE, UUID_RE, Api, assert_error, assert_list_page,
                       assert_ts)
 
-KEY_OBJ_KEYS = {"id", "name", "prefix", "role", "created_at", "expires_at", "revoked_at",
-                "last_used_at"}
+KEY_OBJ_KEYS = {"id", "name", "prefix", "role", "type", "scope", "created_at", "expires_at",
+                "revoked_at", "last_used_at"}
 
 
 def rfc3339(dt):
@@ -37,11 +37,11 @@ def poll_status(client, path, want, seconds):
 
 
 def test_create_key_shape(tenant):
-    r = tenant.api.post("/api/v1/keys", {"name": "ci", "role": "editor"})
+    r = tenant.api.post("/api/v1/api-keys", {"name": "ci", "role": "editor"})
     assert r.status_code == 201, r.text
     body = r.json()
-    assert set(body.keys()) >= {"key", "api_key"}
-    k = body["key"]
+    assert set(body.keys()) >= {"key"} | KEY_OBJ_KEYS
+    k = body
     assert set(k.keys()) >= KEY_OBJ_KEYS, k
     assert UUID_RE.match(k["id"]), k
     assert k["name"] == "ci"
@@ -50,78 +50,78 @@ def test_create_key_shape(tenant):
     assert k["last_used_at"] is None
     assert k["expires_at"] is None
     assert_ts(k["created_at"])
-    m = KEY_RE.match(body["api_key"])
-    assert m, body["api_key"]
+    m = KEY_RE.match(body["key"])
+    assert m, body["key"]
     assert m.group(2) in k["prefix"]
-    assert m.group(3) not in r.text.replace(body["api_key"], "")
+    assert m.group(3) not in r.text.replace(body["key"], "")
     # the new key works, with its role
-    c = Api(tenant.base, body["api_key"])
+    c = Api(tenant.base, body["key"])
     assert c.get("/api/v1/datasets").status_code == 200
 
 
 def test_create_key_with_expiry(tenant):
     exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3)
-    r = tenant.api.post("/api/v1/keys", {"name": "exp", "role": "viewer",
-                                         "expires_at": rfc3339(exp)})
+    r = tenant.api.post("/api/v1/api-keys", {"name": "exp", "role": "viewer",
+                                             "expires_at": rfc3339(exp)})
     assert r.status_code == 201, r.text
-    k = r.json()["key"]
+    k = r.json()
     assert_ts(k["expires_at"])
     assert abs((parse_ts(k["expires_at"]) - exp).total_seconds()) < 1.0
 
 
 def test_list_keys_never_shows_secret(tenant):
     made = [tenant.make_key(role) for role in ("viewer", "editor", "admin")]
-    r = tenant.api.get("/api/v1/keys")
+    r = tenant.api.get("/api/v1/api-keys")
     assert r.status_code == 200
     body = assert_list_page(r.json())
     ids = {k["id"] for k in body["items"]}
-    assert {m["key"]["id"] for m in made} <= ids
+    assert {m["id"] for m in made} <= ids
     assert len(body["items"]) == 4  # the first admin key + 3
     for k in body["items"]:
         assert set(k.keys()) >= KEY_OBJ_KEYS, k
-        assert "api_key" not in k and "secret" not in k
-    for m in made + [{"api_key": tenant.key}]:
-        secret = KEY_RE.match(m["api_key"]).group(3)
+        assert "key" not in k and "api_key" not in k and "secret" not in k
+    for m in made + [{"key": tenant.key}]:
+        secret = KEY_RE.match(m["key"]).group(3)
         assert secret not in r.text
 
 
 def test_keys_pagination(tenant):
     for i in range(6):
         tenant.make_key("viewer", name="pk%d" % i)
-    items = tenant.api.walk("/api/v1/keys", limit=4)
+    items = tenant.api.walk("/api/v1/api-keys", limit=4)
     ids = [k["id"] for k in items]
     assert len(ids) == 7 and len(set(ids)) == 7
 
 
 def test_revoke_key(tenant):
     made = tenant.make_key("editor")
-    c = Api(tenant.base, made["api_key"])
+    c = Api(tenant.base, made["key"])
     assert c.get("/api/v1/datasets").status_code == 200  # now in the cache
-    r = tenant.api.delete("/api/v1/keys/" + made["key"]["id"])
+    r = tenant.api.delete("/api/v1/api-keys/" + made["id"])
     assert r.status_code == 204, r.text
     assert r.content == b""
     # Server under test runs with MF_KEY_CACHE_TTL=1.
     r = poll_status(c, "/api/v1/datasets", 401, 4.0)
     assert_error(r, 401, "unauthorized")
-    listed = {k["id"]: k for k in tenant.api.walk("/api/v1/keys")}
-    assert listed[made["key"]["id"]]["revoked_at"] is not None
-    assert_ts(listed[made["key"]["id"]]["revoked_at"])
+    listed = {k["id"]: k for k in tenant.api.walk("/api/v1/api-keys")}
+    assert listed[made["id"]]["revoked_at"] is not None
+    assert_ts(listed[made["id"]]["revoked_at"])
     # revoking again / unknown ids
-    assert_error(tenant.api.delete("/api/v1/keys/" + str(uuid.uuid4())), 404, "not_found")
+    assert_error(tenant.api.delete("/api/v1/api-keys/" + str(uuid.uuid4())), 404, "not_found")
 
 
 def test_revoked_key_never_used_is_rejected_at_once(tenant):
     made = tenant.make_key("viewer")
-    assert tenant.api.delete("/api/v1/keys/" + made["key"]["id"]).status_code == 204
-    assert_error(Api(tenant.base, made["api_key"]).get("/api/v1/datasets"), 401, "unauthorized")
+    assert tenant.api.delete("/api/v1/api-keys/" + made["id"]).status_code == 204
+    assert_error(Api(tenant.base, made["key"]).get("/api/v1/datasets"), 401, "unauthorized")
 
 
 def test_expired_key(tenant):
     exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
     made = tenant.make_key("viewer", expires_at=rfc3339(exp))
-    c = Api(tenant.base, made["api_key"])
+    c = Api(tenant.base, made["key"])
     r = c.get("/api/v1/datasets")
-    assert r.status_code == 200, "key valid until %s: %s" % (made["key"]["expires_at"], r.text)
+    assert r.status_code == 200, "key valid until %s: %s" % (made["expires_at"], r.text)
     r = poll_status(c, "/api/v1/datasets", 401, 6.0)
     assert_error(r, 401, "unauthorized")
     assert datetime.datetime.now(datetime.timezone.utc) >= exp
@@ -129,11 +129,11 @@ def test_expired_key(tenant):
 
 def test_last_used_at_set_after_use(tenant):
     made = tenant.make_key("viewer")
-    Api(tenant.base, made["api_key"]).ok("GET", "/api/v1/datasets", 200)
+    Api(tenant.base, made["key"]).ok("GET", "/api/v1/datasets", 200)
     deadline = time.monotonic() + 5
     while True:
-        keys = {k["id"]: k for k in tenant.api.walk("/api/v1/keys")}
-        lu = keys[made["key"]["id"]]["last_used_at"]
+        keys = {k["id"]: k for k in tenant.api.walk("/api/v1/api-keys")}
+        lu = keys[made["id"]]["last_used_at"]
         if lu is not None or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -203,8 +203,8 @@ TENANT_ROUTES_401 = [
     ("GET", "/api/v1/lineage/edges?dataset=x"), ("POST", "/api/v1/lineage/edges"),
     ("DELETE", "/api/v1/lineage/edges/" + str(uuid.UUID(int=1))),
     ("GET", "/api/v1/stats"), ("GET", "/api/v1/audit"),
-    ("GET", "/api/v1/keys"), ("POST", "/api/v1/keys"),
-    ("DELETE", "/api/v1/keys/" + str(uuid.UUID(int=1))),
+    ("GET", "/api/v1/api-keys"), ("POST", "/api/v1/api-keys"),
+    ("DELETE", "/api/v1/api-keys/" + str(uuid.UUID(int=1))),
 ]
 
 
@@ -236,7 +236,7 @@ def test_viewer_cannot_write(tenant):
         ("POST", "/api/v1/glossary/terms/g1/links", {"dataset": "ds1"}),
         ("DELETE", "/api/v1/glossary/terms/g1", None),
         ("POST", "/api/v1/lineage/edges", {"source": "ds1", "target": "ds2"}),
-        ("POST", "/api/v1/keys", {"name": "k", "role": "viewer"}),
+        ("POST", "/api/v1/api-keys", {"name": "k", "role": "viewer"}),
     ]
     for method, path, body in writes:
         if body is None:
@@ -259,22 +259,23 @@ def test_viewer_cannot_write(tenant):
 
 def test_editor_cannot_manage_keys_or_read_audit(tenant):
     e = tenant.client("editor")
-    assert_error(e.post("/api/v1/keys", {"name": "k", "role": "viewer"}), 403, "forbidden")
-    assert_error(e.get("/api/v1/keys"), 403, "forbidden")
-    first = tenant.api.walk("/api/v1/keys")[0]["id"]
-    assert_error(e.delete("/api/v1/keys/" + first), 403, "forbidden")
+    # a service key that is not a tenant admin makes no key and sees or revokes none but its own
+    assert_error(e.post("/api/v1/api-keys", {"name": "k", "role": "viewer"}), 403, "forbidden")
+    assert e.walk("/api/v1/api-keys") == []
+    first = tenant.api.walk("/api/v1/api-keys")[0]["id"]
+    assert_error(e.delete("/api/v1/api-keys/" + first), 404, "not_found")
     assert_error(e.get("/api/v1/audit"), 403, "forbidden")
     # but may write the catalog
     assert e.post("/api/v1/datasets", {"name": "by_editor"}).status_code == 201
     # and the admin key was not revoked
-    assert tenant.api.get("/api/v1/keys").status_code == 200
+    assert tenant.api.get("/api/v1/api-keys").status_code == 200
 
 
 def test_editor_cannot_escalate(tenant):
     e = tenant.client("editor")
-    r = e.post("/api/v1/keys", {"name": "esc", "role": "admin"})
+    r = e.post("/api/v1/api-keys", {"name": "esc", "role": "admin"})
     assert_error(r, 403, "forbidden")
-    assert len(tenant.api.walk("/api/v1/keys")) == 2
+    assert len(tenant.api.walk("/api/v1/api-keys")) == 2
 
 
 # ---------------------------------------------------------------- request ids and routing
@@ -321,8 +322,8 @@ def test_unknown_route_404(api, anon):
     ("PUT", "/api/v1/datasets"),
     ("PATCH", "/api/v1/datasets/x"),
     ("POST", "/api/v1/datasets/x"),
-    ("PUT", "/api/v1/keys"),
-    ("GET", "/api/v1/keys/" + str(uuid.UUID(int=1))),
+    ("PUT", "/api/v1/api-keys"),
+    ("GET", "/api/v1/api-keys/" + str(uuid.UUID(int=1))),
     ("POST", "/api/v1/stats"),
     ("DELETE", "/api/v1/audit"),
     ("PUT", "/api/v1/tags"),
@@ -339,10 +340,10 @@ def test_method_not_allowed(api, method, path):
 
 def test_key_created_already_expired_never_works(tenant):
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
-    r = tenant.api.post("/api/v1/keys", {"name": "past", "role": "viewer",
-                                         "expires_at": rfc3339(past)})
+    r = tenant.api.post("/api/v1/api-keys", {"name": "past", "role": "viewer",
+                                             "expires_at": rfc3339(past)})
     if r.status_code == 201:
-        c = Api(tenant.base, r.json()["api_key"])
+        c = Api(tenant.base, r.json()["key"])
         assert_error(c.get("/api/v1/datasets"), 401, "unauthorized")
     else:
         assert_error(r, 400, "invalid_request", "expires_at")
@@ -351,11 +352,11 @@ def test_key_created_already_expired_never_works(tenant):
 def test_revocation_reaches_other_replica(tenant, spawn_server):
     other = spawn_server("replica", {"MF_KEY_CACHE_TTL": "1"})
     made = tenant.make_key("editor")
-    here = Api(tenant.base, made["api_key"])
-    there = Api(other.base, made["api_key"])
+    here = Api(tenant.base, made["key"])
+    there = Api(other.base, made["key"])
     assert here.get("/api/v1/datasets").status_code == 200
     assert there.get("/api/v1/datasets").status_code == 200  # cached there now
-    assert tenant.api.delete("/api/v1/keys/" + made["key"]["id"]).status_code == 204
+    assert tenant.api.delete("/api/v1/api-keys/" + made["id"]).status_code == 204
     assert_error(poll_status(there, "/api/v1/datasets", 401, 4.0), 401, "unauthorized")
     assert_error(poll_status(here, "/api/v1/datasets", 401, 4.0), 401, "unauthorized")
     other.stop_and_check()
@@ -363,10 +364,10 @@ def test_revocation_reaches_other_replica(tenant, spawn_server):
 
 def test_key_env(tenant, spawn_server):
     other = spawn_server("keyenv", {"MF_KEY_ENV": "staging"})
-    r = Api(other.base, tenant.key).post("/api/v1/keys", {"name": "stg", "role": "viewer"})
+    r = Api(other.base, tenant.key).post("/api/v1/api-keys", {"name": "stg", "role": "viewer"})
     assert r.status_code == 201, r.text
-    m = KEY_RE.match(r.json()["api_key"])
-    assert m and m.group(1) == "staging", r.json()["api_key"]
+    m = KEY_RE.match(r.json()["key"])
+    assert m and m.group(1) == "staging", r.json()["key"]
     other.stop_and_check()
 
 
@@ -376,11 +377,11 @@ def test_revocation_is_pushed_to_replicas(tenant, spawn_server):
     a = spawn_server("push-a", {"MF_KEY_CACHE_TTL": "60"})
     b = spawn_server("push-b", {"MF_KEY_CACHE_TTL": "60"})
     made = tenant.make_key("viewer")
-    ca = Api(a.base, made["api_key"])
-    cb = Api(b.base, made["api_key"])
+    ca = Api(a.base, made["key"])
+    cb = Api(b.base, made["key"])
     assert ca.get("/api/v1/datasets").status_code == 200
     assert cb.get("/api/v1/datasets").status_code == 200  # cached on both for 60 s
-    assert Api(a.base, tenant.key).delete("/api/v1/keys/" + made["key"]["id"]).status_code == 204
+    assert Api(a.base, tenant.key).delete("/api/v1/api-keys/" + made["id"]).status_code == 204
     assert_error(poll_status(ca, "/api/v1/datasets", 401, 3.0), 401, "unauthorized")
     assert_error(poll_status(cb, "/api/v1/datasets", 401, 3.0), 401, "unauthorized")
     a.stop_and_check()

@@ -87,7 +87,7 @@ ROUTES = [
           required=("name",), types=[("name", {"name": 1}), ("plan", {"name": "t", "plan": 1})],
           names=("name",), who=PLATFORM, name_values=OTHER_NAME_VALUES,
           bad_values=[("plan", {"name": "t", "plan": "gold"})]),
-    Route("keys", "POST", "/api/v1/keys", {"name": "k", "role": "viewer"},
+    Route("keys", "POST", "/api/v1/api-keys", {"name": "k", "role": "viewer"},
           required=("name", "role"),
           types=[("name", {"name": 1, "role": "viewer"}), ("role", {"name": "k", "role": 1}),
                  ("expires_at", {"name": "k", "role": "viewer", "expires_at": 1})],
@@ -159,7 +159,7 @@ def snapshot(route, world):
         "stats": t.api.get("/api/v1/stats").json(),
         "orders": t.api.get_dataset("orders").json(),
         "term": t.api.get("/api/v1/glossary/terms/Revenue").json(),
-        "keys": sorted(k["id"] for k in t.api.walk("/api/v1/keys")),
+        "keys": sorted(k["id"] for k in t.api.walk("/api/v1/api-keys")),
     }
     if route.who is PLATFORM:
         s["tenants"] = sorted(x["id"] for x in admin.walk("/api/v1/admin/tenants", limit=500))

@@ -991,9 +991,9 @@ def test_ingest_auth(tenant, ingest, ingest_worker, platform_key, migrated):
     editor.wait_all_applied(ids)
     # a revoked key stops working (within the cache TTL of 1 s in tests)
     k = tenant.make_key("editor")
-    c = IngestClient(ingest.base, k["api_key"])
+    c = IngestClient(ingest.base, k["key"])
     assert c.post(*POST_ROUTES[0]).status_code == 202
-    tenant.api.ok("DELETE", "/api/v1/keys/" + k["key"]["id"], 204)
+    tenant.api.ok("DELETE", "/api/v1/api-keys/" + k["id"], 204)
     deadline = time.monotonic() + 10
     while True:
         r = c.post(*POST_ROUTES[0])

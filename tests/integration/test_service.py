@@ -277,7 +277,7 @@ def _norm_route(line):
 API_ROUTES = [
     "GET /healthz", "GET /readyz", "GET /metrics",
     "POST /api/v1/admin/tenants", "GET /api/v1/admin/tenants", "GET /api/v1/admin/tenants/{id}",
-    "POST /api/v1/keys", "GET /api/v1/keys", "DELETE /api/v1/keys/{id}",
+    "POST /api/v1/api-keys", "GET /api/v1/api-keys", "DELETE /api/v1/api-keys/{id}",
     "POST /api/v1/datasets", "GET /api/v1/datasets", "GET /api/v1/datasets/{name}",
     "PUT /api/v1/datasets/{name}", "DELETE /api/v1/datasets/{name}",
     "GET /api/v1/datasets/{name}/versions", "GET /api/v1/datasets/{name}/versions/{v}",
@@ -301,6 +301,10 @@ API_ROUTES = [
 
 def test_routes_command_lists_documented_routes():
     rc, out, err = run_mf(["routes"], {})
+    lines = [l.split() for l in out.splitlines() if l.strip()]
+    # METHOD /path role: the route's minimum role (test_rbac.py checks every caller against it)
+    bad = [l for l in lines if len(l) != 3 or l[2] not in ("public", "viewer", "editor", "admin", "platform_admin")]
+    assert bad == [], "mf-api routes lines not 'METHOD /path role': %s" % bad
     printed = {_norm_route(l) for l in out.splitlines() if l.strip()}
     missing = [r for r in API_ROUTES if _norm_route(r) not in printed]
     assert missing == [], "mf-api routes lacks: %s" % missing

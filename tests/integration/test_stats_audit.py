@@ -1,6 +1,8 @@
 """GET /stats and GET /audit."""
 
-from conftest import assert_error, assert_list_page, assert_ts
+import datetime
+
+from conftest import assert_error, assert_list_page, assert_ts, psql, unique
 
 STATS_KEYS = {"datasets", "fields", "lineage_edges", "column_lineage_edges", "tags", "domains",
               "owners", "glossary_terms", "top_formats", "top_domains"}
@@ -114,14 +116,14 @@ def test_audit_filters(api):
 def test_audit_key_events(tenant):
     before = len(audit(tenant.api))
     made = tenant.make_key("viewer", name="audited-key")
-    assert tenant.api.delete("/api/v1/keys/" + made["key"]["id"]).status_code == 204
+    assert tenant.api.delete("/api/v1/api-keys/" + made["id"]).status_code == 204
     after = audit(tenant.api)
     assert len(after) >= before + 2
     text = str(after[:2])
-    assert made["key"]["id"] in text or "audited-key" in text
+    assert made["id"] in text or "audited-key" in text
     # the secret never lands in the audit log
-    assert made["api_key"] not in str(after)
-    assert made["api_key"].rsplit("_", 1)[1] not in str(after)
+    assert made["key"] not in str(after)
+    assert made["key"].rsplit("_", 1)[1] not in str(after)
 
 
 def test_audit_admin_only(tenant):
@@ -184,3 +186,163 @@ def test_one_audit_row_per_dataset_change(api):
         after = mine[0]["after"]
         assert after["version"] == version, after
         assert after["schema_version"] == schema_version, after
+
+
+# ---------------------------------------------------------------- audit filters
+
+
+def seed_audit(infra, tenant_id, rows):
+    """Insert audit rows (at, actor, action, target) for the tenant as the owner, oldest first."""
+    values = ",".join(
+        "('%s', '%s', '%s', '%s', '%s')" % (tenant_id, at, actor, action, target)
+        for at, actor, action, target in rows)
+    psql(infra["MF_PG_ADMIN_URL"],
+         "INSERT INTO audit_log (tenant_id, at, actor, action, target) VALUES " + values)
+
+
+def iso(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def seeded(migrated, tenant, n=30):
+    """n rows one minute apart ending an hour ago, three actors, two actions, five targets.
+    Returns them newest first (the order of the log) as dicts, and their base time."""
+    base = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - \
+        datetime.timedelta(hours=1, minutes=n)
+    marker = unique("seed")
+    rows = []
+    for i in range(n):
+        rows.append({"at": base + datetime.timedelta(minutes=i),
+                     "actor": "key:%s-actor%d" % (marker, i % 3),
+                     "action": "seed.%s" % ("create" if i % 2 == 0 else "delete"),
+                     "target": "%s/t%d" % (marker, i % 5)})
+    seed_audit(migrated, tenant.id, [(iso(r["at"]), r["actor"], r["action"], r["target"])
+                                     for r in rows])
+    return list(reversed(rows)), base
+
+
+def key_of(row):
+    return (row["actor"], row["action"], row["target"], row["at"])
+
+
+def test_audit_filter_each(migrated, tenant):
+    api = tenant.api
+    rows, base = seeded(migrated, tenant)
+    all_seeded = [r for r in api.walk("/api/v1/audit", limit=500) if r["action"].startswith("seed.")]
+    assert [key_of(r) for r in all_seeded] == [
+        (r["actor"], r["action"], r["target"], iso(r["at"])) for r in rows]
+
+    def expect(pred):
+        return [(r["actor"], r["action"], r["target"], iso(r["at"])) for r in rows if pred(r)]
+
+    def got(**params):
+        return [key_of(r) for r in api.walk("/api/v1/audit", params=params)
+                if r["action"].startswith("seed.")]
+
+    actor = rows[0]["actor"]
+    assert got(actor=actor) == expect(lambda r: r["actor"] == actor)
+    assert len(got(actor=actor)) == 10
+    assert got(action="seed.delete") == expect(lambda r: r["action"] == "seed.delete")
+    target = rows[0]["target"]
+    assert got(target=target) == expect(lambda r: r["target"] == target)
+    # since is inclusive, until exclusive: [since, until)
+    t10, t20 = base + datetime.timedelta(minutes=10), base + datetime.timedelta(minutes=20)
+    assert got(since=iso(t10)) == expect(lambda r: r["at"] >= t10)
+    assert got(until=iso(t10)) == expect(lambda r: r["at"] < t10)
+    assert len(got(until=iso(t10))) == 10
+    window = got(since=iso(t10), until=iso(t20))
+    assert window == expect(lambda r: t10 <= r["at"] < t20) and len(window) == 10
+    # the same instants written with an offset
+    t10_ist = (t10 + datetime.timedelta(hours=5, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S+05:30")
+    assert got(since=t10_ist, until=iso(t20)) == window
+    # every filter at once
+    assert got(actor=actor, action="seed.create", since=iso(t10), until=iso(t20)) == expect(
+        lambda r: r["actor"] == actor and r["action"] == "seed.create" and t10 <= r["at"] < t20)
+    # until before since, or an empty window: nothing, not an error
+    assert got(since=iso(t20), until=iso(t10)) == []
+    assert got(since=iso(t10), until=iso(t10)) == []
+    assert got(actor="key:nobody") == []
+    # the API's own rows are filtered by actor too
+    created = [r for r in api.walk("/api/v1/audit") if r["action"] == "api_key.create"]
+    assert created, "the tenant's first key creation is not in its log"
+    real_actor = created[0]["actor"]
+    assert real_actor
+    assert all(r["actor"] == real_actor for r in api.walk("/api/v1/audit", params={"actor": real_actor}))
+
+
+def test_audit_actor_from_requests(tenant):
+    editor_key = tenant.make_key("editor", name="audit-editor")
+    from conftest import Api
+    editor = Api(tenant.base, editor_key["key"])
+    editor.create_dataset("by-editor")
+    tenant.api.create_dataset("by-admin")
+    rows = tenant.api.walk("/api/v1/audit", params={"action": "dataset.create"})
+    by_target = {r["target"]: r for r in rows}
+    editor_actor = next(r["actor"] for t, r in by_target.items() if "by-editor" in t)
+    admin_actor = next(r["actor"] for t, r in by_target.items() if "by-admin" in t)
+    assert editor_actor and admin_actor and editor_actor != admin_actor
+    assert editor_key["prefix"] in editor_actor or "audit-editor" in editor_actor
+    mine = tenant.api.walk("/api/v1/audit", params={"actor": editor_actor})
+    assert mine and all(r["actor"] == editor_actor for r in mine)
+    assert any("by-editor" in r["target"] for r in mine)
+    assert not any("by-admin" in r["target"] for r in mine)
+
+
+def test_audit_pagination_with_filters(migrated, tenant):
+    api = tenant.api
+    rows, base = seeded(migrated, tenant, n=45)
+    actor = rows[0]["actor"]
+    since = iso(base + datetime.timedelta(minutes=5))
+    until = iso(base + datetime.timedelta(minutes=40))
+    want = [(r["actor"], r["action"], r["target"], iso(r["at"])) for r in rows
+            if r["actor"] == actor and base + datetime.timedelta(minutes=5) <= r["at"]
+            < base + datetime.timedelta(minutes=40)]
+    assert len(want) == 12
+    for limit in (1, 4, 5, 12, 13):
+        items = api.walk("/api/v1/audit", limit=limit,
+                         params={"actor": actor, "since": since, "until": until})
+        assert [key_of(r) for r in items] == want, limit
+        ids = [int(r["id"]) for r in items]
+        assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+    # a page boundary inside the rows of one action
+    items = api.walk("/api/v1/audit", limit=3, params={"action": "seed.delete", "since": since})
+    assert [key_of(r) for r in items] == [
+        (r["actor"], r["action"], r["target"], iso(r["at"])) for r in rows
+        if r["action"] == "seed.delete" and r["at"] >= base + datetime.timedelta(minutes=5)]
+
+
+def test_audit_bad_filters(api):
+    api.create_dataset("x")
+    bad = [
+        ({"since": "last tuesday"}, "since"),
+        ({"until": "last tuesday"}, "until"),
+        ({"until": "2026-02-30T00:00:00Z"}, "until"),
+        ({"since": "2026-01-01"}, "since"),
+        ({"until": "2026-01-01T25:00:00Z"}, "until"),
+        ({"until": "2026-01-01T00:00:00+16:00"}, "until"),
+        ({"since": "2026-01-01T00:00:00-23:59"}, "since"),
+        ({"until": "now"}, "until"),
+        ({"since": "epoch"}, "since"),
+        ({"actor": "a" * 513}, "actor"),
+        ({"action": "a" * 513}, "action"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "abc"}, "limit"),
+        ({"cursor": "..."}, "cursor"),
+        # well-formed cursors (base64url of a JSON array) that no page ever gave out
+        ({"cursor": "WyJ4Il0"}, "cursor"),                       # ["x"]
+        ({"cursor": "Wzk5OTk5OTk5OTk5OTk5OTk5OTk5XSA"}, "cursor"),  # [99999999999999999999]
+        ({"cursor": "W251bGxd"}, "cursor"),                      # [null]
+        ({"cursor": "W10"}, "cursor"),                           # []
+    ]
+    for params, name in bad:
+        r = api.get("/api/v1/audit", params=params)
+        assert_error(r, 400, "invalid_request", name)
+    # control characters are refused before any filter sees them
+    for params in ({"actor": "bad\u0001actor"}, {"target": "bad\ttarget"}):
+        assert_error(api.get("/api/v1/audit", params=params), 400, "invalid_request")
+    # empty values mean no filter
+    everything = api.walk("/api/v1/audit")
+    assert api.walk("/api/v1/audit", params={"actor": "", "until": "", "since": ""}) == everything
+    # offsets PostgreSQL takes are fine
+    assert api.get("/api/v1/audit", params={"until": "2100-01-01T00:00:00-15:59"}).status_code == 200
+    assert api.get("/api/v1/audit", params={"since": "2000-01-01T00:00:00.123456789+15:00"}).status_code == 200

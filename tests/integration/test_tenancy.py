@@ -35,7 +35,7 @@ def build_world(t):
     edge_id = api.walk("/api/v1/lineage/edges",
                        params={"dataset": "orders", "direction": "down"})[0]["id"]
     key = t.make_key("viewer", name="a-viewer")
-    return {"edge_id": edge_id, "key_id": key["key"]["id"], "key": key["api_key"]}
+    return {"edge_id": edge_id, "key_id": key["id"], "key": key["key"]}
 
 
 def snapshot(api):
@@ -51,7 +51,7 @@ def snapshot(api):
     s["terms"] = sorted(api.walk("/api/v1/glossary/terms"), key=lambda x: x["name"])
     s["edges"] = api.walk("/api/v1/lineage/edges", params={"dataset": "orders",
                                                              "direction": "both"})
-    s["keys"] = sorted(api.walk("/api/v1/keys"), key=lambda x: x["id"])
+    s["keys"] = sorted(api.walk("/api/v1/api-keys"), key=lambda x: x["id"])
     for k in s["keys"]:
         k.pop("last_used_at", None)
     s["stats"] = api.get("/api/v1/stats").json()
@@ -97,7 +97,7 @@ def test_cross_tenant_api(tenant_factory):
     nf("DELETE", "/api/v1/glossary/terms/Revenue/links", params={"dataset": "orders",
                                                                  "field": "amount"})
     nf("DELETE", "/api/v1/lineage/edges/" + ids["edge_id"])
-    nf("DELETE", "/api/v1/keys/" + ids["key_id"])
+    nf("DELETE", "/api/v1/api-keys/" + ids["key_id"])
     nf("DELETE", "/api/v1/glossary/terms/Revenue")
     nf("DELETE", "/api/v1/domains/finance")
     nf("DELETE", "/api/v1/domains/sales")
@@ -122,7 +122,7 @@ def test_cross_tenant_api(tenant_factory):
             assert r.json()["items"] == [], r.text
         else:
             assert_error(r, 404, "not_found")
-    assert len(bapi.walk("/api/v1/keys")) == 1
+    assert len(bapi.walk("/api/v1/api-keys")) == 1
     stats = bapi.get("/api/v1/stats").json()
     for k, v in stats.items():
         if isinstance(v, list):

@@ -40,7 +40,9 @@ enum { MF_BODY_NONE = 0, MF_BODY_JSON = 1, MF_BODY_RAW = 2 };
 
 /* Register routes (before mf_http_run); the array must live for the process. */
 void mf_http_add_routes(const mf_route_t *routes, size_t n);
-/* Print every registered route as "METHOD /pattern" lines to f (a FILE *). */
+/* Print every registered route as "METHOD /pattern role" lines to f (a FILE *): role is the
+ * route's minimum role (public, viewer, editor, admin, platform_admin), the table that
+ * tests/integration/test_rbac.py checks every caller against. */
 void mf_http_print_routes(void *f);
 /* Run the server until SIGTERM/SIGINT; returns 0 after a graceful stop, or an MF_E* on start failure. */
 int mf_http_run(const char *service_name) MF_MUST_CHECK;
@@ -95,8 +97,10 @@ int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, in
 
 /* Answer `status` with column 0 of row 0 as the JSON body, or 404 with not_found_msg when no row. */
 void mf_respond_row_or_404(mf_req_t *r, PGresult *res, int status, const char *not_found_msg);
-/* Forget a revoked key in every thread's cache of this process at once, and tell the other
- * replicas over Redis pub/sub when Redis is enabled (else they drop it within MF_KEY_CACHE_TTL). */
+/* After a revocation (key, session, membership, tenant suspension): drop every cached
+ * credential in every thread of this process at once, and tell the other replicas over Redis
+ * pub/sub when Redis is enabled (else they drop theirs within MF_KEY_CACHE_TTL). id (a key,
+ * session, user or tenant id) is only logged and published. */
 void mf_http_forget_key(const char *key_id);
 
 /* Give every loop thread an asynchronous Redis connection to MF_REDIS_URL (call before
@@ -131,6 +135,11 @@ const char *mf_req_client(const mf_req_t *r);
  */
 void mf_req_audit_event(mf_req_t *r, const char *tenant_id, const char *action, const char *target,
                         const char *detail_json);
+/* The same, then answer the error err (message printf-style) once the row is written, so a
+ * refusal is on record before the client hears of it. The handler must only return. */
+void mf_req_audit_and_respond_error(mf_req_t *r, const char *tenant_id, const char *action, const char *target,
+                                    const char *detail_json, int err, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
 /*
  * Run work(arg) on a worker thread (it may block: network calls), then

@@ -230,16 +230,16 @@ static void login(mf_req_t *r)
 
 /* ---------- callback ---------- */
 
-/* Refuse a sign-in: 401 and, when the tenant is known, a login.failed row. */
+/* Refuse a sign-in: a login.failed row (on the tenant when known), then 401. */
 static void refuse_login(mf_req_t *r, const char *tenant_id, const char *why)
 {
     json_t *detail = json_pack("{s:s}", "reason", why);
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-    mf_req_audit_event(r, tenant_id, "login.failed", "sso", text ? text : "{}");
+    set_cookie(r, LOGIN_COOKIE, "", "/auth", 0);
+    mf_req_audit_and_respond_error(r, tenant_id, "login.failed", "sso", text ? text : "{}", MF_EUNAUTHORIZED,
+                                   "sign-in failed: %s", why);
     free(text);
     json_decref(detail);
-    set_cookie(r, LOGIN_COOKIE, "", "/auth", 0);
-    mf_respond_error(r, MF_EUNAUTHORIZED, "sign-in failed: %s", why);
 }
 
 static void on_login_completed(mf_req_t *r, PGresult *res)
@@ -280,8 +280,9 @@ static void on_verified(mf_req_t *r)
 {
     login_t *l = mf_req_data(r);
     if (l->err == MF_EUNAVAILABLE || l->err == MF_EINVALID_REQUEST) {
-        mf_req_audit_event(r, l->tenant_id, "login.failed", "sso", "{\"reason\":\"identity provider unavailable\"}");
-        mf_respond_error(r, MF_EUNAVAILABLE, "the identity provider could not complete the sign-in: %s", l->errmsg);
+        mf_req_audit_and_respond_error(r, l->tenant_id, "login.failed", "sso",
+                                       "{\"reason\":\"identity provider unavailable\"}", MF_EUNAVAILABLE,
+                                       "the identity provider could not complete the sign-in: %s", l->errmsg);
         return;
     }
     if (l->err != 0) {

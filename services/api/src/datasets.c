@@ -30,7 +30,7 @@ static mf_pg_stmt_t stmts[] = {
      -1},
 #define GET 1
     {"ds_get",
-     "SELECT d.doc::text, d.version FROM datasets d "
+     "SELECT mf_access_dataset_doc(d.doc)::text, d.version FROM datasets d "
      "WHERE d.tenant_id = mf_current_tenant() AND d.namespace = $1 AND d.name = $2",
      -1},
 #define DELETE 2

@@ -4,12 +4,15 @@
  *   mf-api [serve]               run the HTTP API
  *   mf-api migrate               apply migrations (MF_PG_ADMIN_URL)
  *   mf-api create-platform-key   print a new platform admin key
+ *   mf-api purge                 erase tenants past their deletion grace period and audit rows past
+ *                                their plan's retention; prints a JSON report (a CronJob)
  *   mf-api routes                print the registered routes
  *   mf-api config-doc            print the configuration table (markdown)
  *
  * Configuration comes only from MF_* environment variables (mf/config.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "api.h"
 #include "mf/catalog.h"
@@ -34,7 +37,7 @@ static void register_all(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: mf-api [serve|migrate|create-platform-key|routes|config-doc]\n");
+    fprintf(stderr, "usage: mf-api [serve|migrate|create-platform-key|purge|routes|config-doc]\n");
     return 2;
 }
 
@@ -54,6 +57,23 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "routes") == 0) {
         register_all();
         mf_http_print_routes(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "purge") == 0) {
+        const char *url = mf_config_str(MF_CFG_PG_ADMIN_URL);
+        if (url[0] == '\0') {
+            fprintf(stderr, "mf-api: MF_PG_ADMIN_URL is required for purge\n");
+            return 2;
+        }
+        char *report = NULL;
+        int rc = mf_store_purge(url, &report, err, sizeof(err));
+        if (report != NULL)
+            printf("%s\n", report);
+        free(report);
+        if (rc != 0) {
+            fprintf(stderr, "mf-api: purge: %s\n", err);
+            return 1;
+        }
         return 0;
     }
     if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "create-platform-key") == 0) {

@@ -10,7 +10,8 @@
 
 static mf_pg_stmt_t stmts[] = {
 #define TAG 0
-    {"tag_set", "SELECT d::text, d->>'version' FROM mf_tag_dataset($1, $2, $3, $4, $5::boolean) AS d", -1},
+    {"tag_set",
+     "SELECT mf_access_dataset_doc(d)::text, d->>'version' FROM mf_tag_dataset($1, $2, $3, $4, $5::boolean) AS d", -1},
 #define LIST 1
     {"tag_list",
      "SELECT coalesce(jsonb_agg(jsonb_build_object('tag', tag, 'datasets', ds, 'fields', fs) ORDER BY tag) "

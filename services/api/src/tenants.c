@@ -3,6 +3,14 @@
  * path (SECURITY DEFINER functions) because a tenant being created has no
  * tenant context yet and listing spans every tenant; the route table admits
  * only the platform key.
+ *
+ * A tenant is active, suspended or deleting (migrations/0005_tenant_admin.sql).
+ * Suspend, reactivate and delete go through one function that changes the
+ * status, writes the tenant.<action> audit row and returns the tenant's live
+ * key ids; the handler drops those keys from every key cache (this process's
+ * threads and, over Redis, the other replicas) so the change applies at once
+ * rather than after MF_KEY_CACHE_TTL. `mf-api purge` erases deleting tenants
+ * once their purge_after has passed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +28,10 @@ static mf_pg_stmt_t stmts[] = {
     {"tenant_list", "SELECT items, next_key FROM mf_admin_list_tenants($1::int, $2::jsonb)", -1},
 #define GET 2
     {"tenant_get", "SELECT mf_admin_get_tenant($1::uuid)::text", -1},
+#define UPDATE 3
+    {"tenant_update", "SELECT mf_admin_update_tenant($1::uuid, $2, $3)::text", -1},
+#define TRANSITION 4
+    {"tenant_transition", "SELECT doc, key_ids FROM mf_admin_tenant_transition($1::uuid, $2, $3::int)", -1},
     {NULL, NULL, -1},
 };
 
@@ -53,22 +65,89 @@ static void list_tenants(mf_req_t *r)
 
 static void on_tenant(mf_req_t *r, PGresult *res) { mf_respond_row_or_404(r, res, 200, "tenant not found"); }
 
-static void get_tenant(mf_req_t *r)
+/* The {id} of the path; answers 404 itself when it cannot be a tenant id. */
+static const char *tenant_id_or_respond(mf_req_t *r)
 {
     const char *id = mf_req_param(r, "id");
     if (!mf_is_uuid(id, strlen(id))) {
         mf_respond_error(r, MF_ENOT_FOUND, "tenant not found");
-        return;
+        return NULL;
     }
+    return id;
+}
+
+static void get_tenant(mf_req_t *r)
+{
+    const char *id = tenant_id_or_respond(r);
+    if (id == NULL)
+        return;
     const char *params[] = {id};
     if (mf_req_query_untenanted_or_respond(r, &stmts[GET], 1, params, on_tenant) != 0)
         return;
 }
 
+static void update_tenant(mf_req_t *r)
+{
+    static const char *const allowed[] = {"name", "plan", NULL};
+    const char *id = tenant_id_or_respond(r), *name = NULL, *plan = NULL;
+    if (id == NULL)
+        return;
+    mf_json_err_t err;
+    json_t *b = mf_req_body(r);
+    if (mf_json_only_fields(b, "", allowed, &err) != 0 ||
+        mf_json_string(b, "", "name", 0, 1, 128, &name, &err) != 0 ||
+        mf_json_string(b, "", "plan", 0, 1, 32, &plan, &err) != 0) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "%s", err.msg);
+        return;
+    }
+    if (name == NULL && plan == NULL) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "give name or plan (or both) to change");
+        return;
+    }
+    const char *params[] = {id, name, plan};
+    if (mf_req_query_untenanted_or_respond(r, &stmts[UPDATE], 3, params, on_tenant) != 0)
+        return;
+}
+
+/* Row 0 of a transition: the tenant document. Every cached key and session is
+ * dropped on every replica, so the new status holds from the next request. */
+static void respond_transition(mf_req_t *r, PGresult *res, int status)
+{
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        mf_respond_error(r, MF_ENOT_FOUND, "tenant not found");
+        return;
+    }
+    mf_http_forget_key(mf_req_param(r, "id"));
+    mf_respond_json(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+static void on_transition_ok(mf_req_t *r, PGresult *res) { respond_transition(r, res, 200); }
+static void on_transition_accepted(mf_req_t *r, PGresult *res) { respond_transition(r, res, 202); }
+
+static void transition(mf_req_t *r, const char *action, mf_req_pg_cb cb)
+{
+    const char *id = tenant_id_or_respond(r);
+    if (id == NULL)
+        return;
+    char grace[24];
+    snprintf(grace, sizeof(grace), "%lld", mf_config_int(MF_CFG_TENANT_DELETE_GRACE_DAYS));
+    const char *params[] = {id, action, grace};
+    if (mf_req_query_untenanted_or_respond(r, &stmts[TRANSITION], 3, params, cb) != 0)
+        return;
+}
+
+static void suspend_tenant(mf_req_t *r) { transition(r, "suspend", on_transition_ok); }
+static void reactivate_tenant(mf_req_t *r) { transition(r, "reactivate", on_transition_ok); }
+static void delete_tenant(mf_req_t *r) { transition(r, "delete", on_transition_accepted); }
+
 static const mf_route_t routes[] = {
     {"POST", "/api/v1/admin/tenants", MF_ROLE_PLATFORM_ADMIN, create_tenant, 1},
     {"GET", "/api/v1/admin/tenants", MF_ROLE_PLATFORM_ADMIN, list_tenants, 0},
     {"GET", "/api/v1/admin/tenants/{id}", MF_ROLE_PLATFORM_ADMIN, get_tenant, 0},
+    {"PUT", "/api/v1/admin/tenants/{id}", MF_ROLE_PLATFORM_ADMIN, update_tenant, 1},
+    {"DELETE", "/api/v1/admin/tenants/{id}", MF_ROLE_PLATFORM_ADMIN, delete_tenant, 0},
+    {"POST", "/api/v1/admin/tenants/{id}/suspend", MF_ROLE_PLATFORM_ADMIN, suspend_tenant, 0},
+    {"POST", "/api/v1/admin/tenants/{id}/reactivate", MF_ROLE_PLATFORM_ADMIN, reactivate_tenant, 0},
 };
 
 void mf_api_register_tenants(void)

@@ -1,7 +1,9 @@
 /*
  * emit.c: POST /api/v1/emit (one MetaFuse emit event) and
  * POST /api/v1/emit/batch (a JSON array, or NDJSON, of them). A batch is
- * validated item by item and queued whole, or not at all.
+ * validated item by item and queued whole, or not at all. Only credentials
+ * that may write anywhere in the tenant post events (mf_ingest_writer_or_respond,
+ * shared with lineage.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +13,27 @@
 #include "mf/ingest_queue.h"
 #include "mf/util.h"
 
-static void emit_one(mf_req_t *r) { mf_ingest_enqueue_decoded(r, mf_ingest_from_emit); }
+int mf_ingest_writer_or_respond(mf_req_t *r, const char *route)
+{
+    const mf_identity_t *id = mf_req_identity(r);
+    if (id->write_all)
+        return 0;
+    mf_respond_error(r, MF_EFORBIDDEN,
+                     "ingest needs an unscoped editor key: events may write anywhere in the tenant, and %s",
+                     id->scope[0] != '\0' ? "this key is scoped to a domain or dataset"
+                                          : "this credential may write only where its grants allow");
+    char detail[160];
+    snprintf(detail, sizeof(detail), "{\"route\":\"%s\",\"needs\":\"write access to the whole tenant\"}", route);
+    mf_req_audit_event(r, id->tenant_id, "permission.denied", id->actor, detail);
+    return MF_EFORBIDDEN;
+}
+
+static void emit_one(mf_req_t *r)
+{
+    if (mf_ingest_writer_or_respond(r, "POST /api/v1/emit") != 0)
+        return;
+    mf_ingest_enqueue_decoded(r, mf_ingest_from_emit);
+}
 
 /* Decode item i into events, or answer 400 naming it. */
 static int add_item(mf_req_t *r, json_t *events, json_t *item, size_t i)
@@ -32,6 +54,8 @@ static int add_item(mf_req_t *r, json_t *events, json_t *item, size_t i)
 
 static void emit_batch(mf_req_t *r)
 {
+    if (mf_ingest_writer_or_respond(r, "POST /api/v1/emit/batch") != 0)
+        return;
     size_t len;
     const char *ctype;
     const char *body = mf_req_raw_body(r, &len, &ctype);

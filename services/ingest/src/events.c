@@ -71,7 +71,9 @@ static void on_status(mf_req_t *r, PGresult *res)
 static void get_event(mf_req_t *r)
 {
     const char *id = mf_req_param(r, "event_id");
-    if (!mf_is_uuid(id, strlen(id))) {
+    /* A scoped key posts no events (they may write anywhere), so none is its own;
+     * what an event changed names datasets outside its scope. */
+    if (!mf_is_uuid(id, strlen(id)) || mf_req_identity(r)->scope[0] != '\0') {
         mf_respond_error(r, MF_ENOT_FOUND, "no such event");
         return;
     }

@@ -4,7 +4,14 @@
 #ifndef MF_INGEST_SERVICE_H
 #define MF_INGEST_SERVICE_H
 
+typedef struct mf_req mf_req_t;
+
 void mf_ingest_register_emit(void);
+/* Events may write anywhere in the tenant (the worker applies them with write
+ * access to all of it), so only a credential that may do so posts them: a
+ * scoped key, or a member who writes only through grants, gets 403 (audited as
+ * permission.denied for `route`). 0, or MF_EFORBIDDEN when answered. */
+int mf_ingest_writer_or_respond(mf_req_t *r, const char *route) __attribute__((warn_unused_result));
 void mf_ingest_register_lineage(void);
 void mf_ingest_register_events(void);
 /* Run the stream -> Postgres worker until SIGTERM; returns the exit code. */

@@ -9,7 +9,12 @@
 #include "mf/ingest_queue.h"
 #include "mf/util.h"
 
-static void post_lineage(mf_req_t *r) { mf_ingest_enqueue_decoded(r, mf_ingest_from_openlineage); }
+static void post_lineage(mf_req_t *r)
+{
+    if (mf_ingest_writer_or_respond(r, "POST /api/v1/lineage") != 0)
+        return;
+    mf_ingest_enqueue_decoded(r, mf_ingest_from_openlineage);
+}
 
 static const mf_route_t routes[] = {
     {"POST", "/api/v1/lineage", MF_ROLE_EDITOR, post_lineage, MF_BODY_JSON},
