@@ -201,6 +201,23 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN mf_role_rank(a) <= mf_role_rank(b) THEN a ELSE b END
 $$;
 
+-- The highest role p_user holds in p_tenant on a domain (p_domain) or a dataset
+-- (p_dataset, which its domain's grant also covers); both NULL: the tenant
+-- role. NULL when the user is not a member.
+CREATE FUNCTION mf_user_role_on(p_tenant uuid, p_user uuid, p_domain uuid, p_dataset uuid) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT x.role FROM (
+        SELECT m.role FROM memberships m WHERE m.tenant_id = p_tenant AND m.user_id = p_user
+        UNION ALL
+        SELECT g.role FROM role_grants g
+        WHERE g.tenant_id = p_tenant AND g.user_id = p_user
+          AND (g.domain_id = p_domain OR g.dataset_id = p_dataset
+               OR g.domain_id = (SELECT d.domain_id FROM datasets d WHERE d.id = p_dataset))
+    ) x
+    WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = p_tenant AND m.user_id = p_user)
+    ORDER BY mf_role_rank(x.role) DESC LIMIT 1
+$$;
+
 -- A key or session, resolved: what the service caches per credential.
 --   role:      the highest role the credential may use on some object (routes check it)
 --   write_all: 'on' when it may write anywhere in the tenant, '' when only in its scope
@@ -235,8 +252,8 @@ BEGIN
         SELECT p.max_emit_events, t.status INTO quota, t_status FROM tenants t JOIN plans p ON p.name = t.plan
         WHERE t.id = k.tenant_id;
         IF k.user_id IS NOT NULL THEN
-            -- a personal key never exceeds what its user holds today
-            member := mf_member_role(k.tenant_id, k.user_id);
+            -- a personal key never exceeds what its user holds today (on the key's scope)
+            member := mf_user_role_on(k.tenant_id, k.user_id, k.scope_domain_id, k.scope_dataset_id);
             IF member IS NULL THEN
                 RETURN;
             END IF;
@@ -412,8 +429,10 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION mf_audit_event(uuid, text, text, jsonb), mf_member_role(uuid, uuid), mf_auth_key(text, text),
+    mf_user_role_on(uuid, uuid, uuid, uuid),
     mf_auth_session(text, integer), mf_login_begin(text, text, text, text, text, text), mf_login_take(text),
     mf_login_complete(uuid, text, boolean, text, text, text, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mf_audit_event(uuid, text, text, jsonb), mf_member_role(uuid, uuid), mf_auth_key(text, text),
+    mf_user_role_on(uuid, uuid, uuid, uuid),
     mf_auth_session(text, integer), mf_login_begin(text, text, text, text, text, text), mf_login_take(text),
     mf_login_complete(uuid, text, boolean, text, text, text, integer, text) TO mf_app;

@@ -58,73 +58,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT p_caller_role = 'admin' AND mf_current_scope() = ''
 $$;
 
--- The highest role p_user holds in p_tenant on a domain (p_domain) or a dataset
--- (p_dataset, which its domain's grant also covers); both NULL: the tenant
--- role. NULL when the user is not a member.
-CREATE FUNCTION mf_user_role_on(p_tenant uuid, p_user uuid, p_domain uuid, p_dataset uuid) RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT x.role FROM (
-        SELECT m.role FROM memberships m WHERE m.tenant_id = p_tenant AND m.user_id = p_user
-        UNION ALL
-        SELECT g.role FROM role_grants g
-        WHERE g.tenant_id = p_tenant AND g.user_id = p_user
-          AND (g.domain_id = p_domain OR g.dataset_id = p_dataset
-               OR g.domain_id = (SELECT d.domain_id FROM datasets d WHERE d.id = p_dataset))
-    ) x
-    WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = p_tenant AND m.user_id = p_user)
-    ORDER BY mf_role_rank(x.role) DESC LIMIT 1
-$$;
-
--- A personal key scoped to a domain or dataset where its user holds a grant
--- above their tenant role keeps that role (0004 capped it at the tenant role).
-CREATE OR REPLACE FUNCTION mf_auth_key(p_prefix text, p_hash text)
-RETURNS TABLE (key_id uuid, tenant_id uuid, role text, emit_quota bigint, status text, user_id uuid,
-               write_all text, scope text, display text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    k api_keys;
-    quota bigint := 0;
-    t_status text := 'active';
-    eff text;
-    member text;
-BEGIN
-    SELECT * INTO k FROM api_keys a WHERE a.prefix = p_prefix;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF k.secret_hash <> p_hash OR k.revoked_at IS NOT NULL OR (k.expires_at IS NOT NULL AND k.expires_at <= now()) THEN
-        -- a known prefix: the failure belongs on that tenant's record
-        PERFORM mf_audit_event(k.tenant_id, 'auth.failed', 'key:' || k.prefix,
-                               jsonb_build_object('reason', CASE WHEN k.secret_hash <> p_hash THEN 'wrong secret'
-                                                                 WHEN k.revoked_at IS NOT NULL THEN 'revoked'
-                                                                 ELSE 'expired' END));
-        RETURN;
-    END IF;
-    eff := k.role;
-    IF k.tenant_id IS NOT NULL THEN
-        SELECT p.max_emit_events, t.status INTO quota, t_status FROM tenants t JOIN plans p ON p.name = t.plan
-        WHERE t.id = k.tenant_id;
-        IF k.user_id IS NOT NULL THEN
-            -- a personal key never exceeds what its user holds today (on the key's scope)
-            member := mf_user_role_on(k.tenant_id, k.user_id, k.scope_domain_id, k.scope_dataset_id);
-            IF member IS NULL THEN
-                RETURN;
-            END IF;
-            eff := mf_role_min(eff, member);
-        END IF;
-    END IF;
-    IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' THEN
-        UPDATE api_keys SET last_used_at = now() WHERE id = k.id;
-    END IF;
-    key_id := k.id; tenant_id := k.tenant_id; role := eff; emit_quota := quota; status := t_status;
-    user_id := k.user_id;
-    scope := CASE WHEN k.scope_domain_id IS NOT NULL THEN 'domain:' || k.scope_domain_id
-                  WHEN k.scope_dataset_id IS NOT NULL THEN 'dataset:' || k.scope_dataset_id ELSE '' END;
-    write_all := CASE WHEN scope = '' AND mf_role_rank(eff) >= 2 THEN 'on' ELSE '' END;
-    display := k.name;
-    RETURN NEXT;
-END
-$$;
 
 -- ---------- API keys ----------
 
@@ -496,5 +429,3 @@ LANGUAGE sql STABLE AS $$
     FROM page
 $$;
 
-REVOKE ALL ON FUNCTION mf_user_role_on(uuid, uuid, uuid, uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION mf_user_role_on(uuid, uuid, uuid, uuid) TO mf_app;
