@@ -41,6 +41,8 @@ import uuid
 import pytest
 import requests
 
+from logfile import LogFile
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN_DIR = os.path.join(REPO, os.environ.get("MF_BIN_DIR", "build/bin"))
 MF_API = os.path.join(BIN_DIR, "mf-api")
@@ -286,7 +288,7 @@ class Api:
 # server process
 
 
-class Server:
+class Server(LogFile):
     """One service process: ``mf-api serve`` by default; ``binary`` and
     ``command`` run another (``mf-ingest serve``, ``mf-ingest work``).
 
@@ -376,26 +378,6 @@ class Server:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
-
-    def log_size(self):
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def log_text(self, since=0):
-        try:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(since)
-                return fh.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, since=0, max_chars=20000):
-        text = self.log_text(since)
-        if len(text) > max_chars:
-            text = "...\n" + text[-max_chars:]
-        return text
 
     def sanitizer_report(self, since=0):
         text = self.log_text(since)

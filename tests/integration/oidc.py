@@ -25,6 +25,8 @@ import urllib.parse
 
 import requests
 
+from logfile import LogFile
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER_JS = os.path.join(REPO, "tools", "oidc-dev", "server.mjs")
 READY_PREFIX = "oidc-dev listening on "
@@ -34,7 +36,7 @@ READY_PREFIX = "oidc-dev listening on "
 # the provider process
 
 
-class OidcDevProvider:
+class OidcDevProvider(LogFile):
     """The development OpenID Provider as a subprocess.
 
     ``clients``: dicts with ``client_id``, ``client_secret``, ``redirect_uris``
@@ -144,27 +146,6 @@ class OidcDevProvider:
         r = requests.get(self.discovery()["jwks_uri"], timeout=10)
         r.raise_for_status()
         return r.json()
-
-    # -- log, in the shape the conftest log guard uses -----------------
-    def log_size(self):
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def log_text(self, since=0):
-        try:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(since)
-                return fh.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, since=0, max_chars=20000):
-        text = self.log_text(since)
-        if len(text) > max_chars:
-            text = "...\n" + text[-max_chars:]
-        return text
 
     def sanitizer_report(self, since=0):
         return None  # a Node.js process: nothing to report
