@@ -5,7 +5,8 @@
 
 WORKDIR/wrk holds one output per measurement and round, named
 `<measurement>.<round>.<ext>`: wrk outputs (.txt: raw_hello, raw_select,
-raw_select_prepared, mf_healthz, mf_get_dataset, mf_emit, mf_emit_lag),
+raw_select_prepared, mf_healthz, mf_get_dataset, mf_get_dataset_session, mf_emit,
+mf_emit_lag),
 redis-benchmark --csv outputs (.txt: redis_xadd), and JSON written by
 run.sh / ingest_tool.py (.json: mf_persist, raw_insert, accept_lag). With
 several rounds the median of each number is used. meta.json carries what
@@ -30,6 +31,7 @@ MEASUREMENTS = {
     "raw_select_prepared": ("raw h2o + libpq: the same SELECT, prepared once per connection", "wrk", False),
     "mf_healthz": ("MetaFuse: GET /healthz", "wrk", False),
     "mf_get_dataset": ("MetaFuse: GET /api/v1/datasets/{name} (API key)", "wrk", False),
+    "mf_get_dataset_session": ("MetaFuse: GET /api/v1/datasets/{name} (browser session token)", "wrk", False),
     "mf_emit": ("MetaFuse: POST /api/v1/emit, ~1 KB event (no worker running)", "wrk", True),
     "redis_xadd": ("redis-benchmark: XADD of the same payload size, same clients", "redis", True),
     "mf_persist": ("MetaFuse: events applied by one mf-ingest worker", "json", True),
@@ -44,6 +46,8 @@ FIGURES = [
     ("get_dataset", "GET /api/v1/datasets/{name} vs raw SELECT", "mf_get_dataset", "raw_select", "req/s"),
     ("get_dataset_vs_prepared", "GET /api/v1/datasets/{name} vs raw prepared SELECT", "mf_get_dataset",
      "raw_select_prepared", "req/s"),
+    ("get_dataset_session", "GET /api/v1/datasets/{name} with a session vs raw SELECT", "mf_get_dataset_session",
+     "raw_select", "req/s"),
     ("accept", "Accept: POST /api/v1/emit vs redis-benchmark XADD", "mf_emit", "redis_xadd", "req/s"),
     ("persist", "Persist: events/s of one worker vs raw INSERT rows/s", "mf_persist", "raw_insert", "/s"),
 ]

@@ -13,6 +13,8 @@
 #                   sent with PQsendQueryParams (parsed and planned each time)
 #   raw_select_prepared  the same SELECT prepared once per connection
 #   mf_get_dataset  mf-api, GET /api/v1/datasets/{random name} with the tenant key
+#   mf_get_dataset_session  the same with a browser session's token (a session
+#                   row made in the database: both credentials come from memory)
 #   mf_emit         mf-ingest serve, POST /api/v1/emit of ~1 KB events (no worker)
 #   redis_xadd      redis-benchmark, XADD of a payload of the same size, same
 #                   client count, same Redis
@@ -324,6 +326,17 @@ fg_run "$PY" "$ROOT/bench/load_datasets.py" --url "$API" --key "$TENANT_KEY" --c
   { cat "$LOGS/load.log" >&2; die "loading datasets failed"; }
 say "load: $(cat "$WORK/load.json")"
 
+# A signed-in person's session for the same tenant, made directly in the database.
+SESSION_TOKEN="mfs_$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+SESSION_HASH="$(printf %s "$SESSION_TOKEN" | sha256sum | cut -d' ' -f1)"
+"${PSQL[@]}" "$MF_PG_SUPER_URL" -c "
+  WITH u AS (INSERT INTO users (email) VALUES ('bench@example.com') RETURNING id),
+       m AS (INSERT INTO memberships (tenant_id, user_id, role) SELECT '$TENANT_ID', id, 'viewer' FROM u
+             RETURNING user_id)
+  INSERT INTO sessions (token_hash, tenant_id, user_id, csrf_token, expires_at)
+  SELECT '$SESSION_HASH', '$TENANT_ID', user_id, 'bench', now() + interval '1 day' FROM m" >/dev/null ||
+  die "could not make a session for the bench"
+
 # shellcheck disable=SC2059 # the format is ours
 FIRST_NAME="$(printf "$NAME_FORMAT" 0)"
 # Fresh statistics and visibility maps for both servers alike.
@@ -585,8 +598,8 @@ LOADAVG_START="$(cut -d' ' -f1 /proc/loadavg)"
 if awk -v l="$LOADAVG_START" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
   warn "the machine is busy before measuring (load average $LOADAVG_START on $(nproc) cores): expect noisy figures"
 fi
-runs="5 runs"
-[ "$INGEST" = 1 ] && runs="9 runs (and the lag run once)"
+runs="6 runs"
+[ "$INGEST" = 1 ] && runs="10 runs (and the lag run once)"
 say "measuring: ${ROUNDS} round(s) of $runs, ${WARMUP} s warm-up + ${DURATION} s each, wrk -t$WRK_THREADS -c$CONNECTIONS"
 ENVELOPE_BYTES=""
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -595,6 +608,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   measure raw_select "$round" "$RAW" /datasets/ "$NAME_FORMAT" "$DATASETS"
   measure raw_select_prepared "$round" "$RAW" /prepared/datasets/ "$NAME_FORMAT" "$DATASETS"
   measure mf_get_dataset "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
+  measure mf_get_dataset_session "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$SESSION_TOKEN"
   if [ "$INGEST" = 1 ]; then
     measure_emit mf_emit "$round" m
     # one of the envelopes mf-ingest serve queued: the template of the persist events
