@@ -97,6 +97,11 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions (tenant_id, user_id);
 
+-- Platform keys (no tenant) are platform_admin or billing_admin.
+ALTER TABLE api_keys DROP CONSTRAINT api_keys_role_check, DROP CONSTRAINT api_keys_check,
+    ADD CONSTRAINT api_keys_role_check CHECK (role IN ('viewer', 'editor', 'admin', 'platform_admin', 'billing_admin')),
+    ADD CONSTRAINT api_keys_platform_check CHECK ((tenant_id IS NULL) = (role IN ('platform_admin', 'billing_admin')));
+
 -- Personal keys act for their user (and die with the membership); a scoped key
 -- reaches only its domain or dataset.
 ALTER TABLE api_keys
@@ -348,19 +353,29 @@ BEGIN
 END
 $$;
 
--- Consume a sign-in state once (10 minutes to come back). No row: unknown,
--- expired or replayed.
+-- Consume a sign-in state once (10 minutes to come back). A state known but
+-- already used or expired comes back with its tenant and `problem` set (so
+-- the refusal is on that tenant's record); an unknown one gives no row.
 CREATE FUNCTION mf_login_take(p_state_hash text)
 RETURNS TABLE (tenant_id uuid, nonce text, code_verifier text, issuer text, client_id text, client_secret text,
-               return_to text)
-LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    WITH taken AS (
-        UPDATE login_states l SET used_at = now()
-        WHERE l.state_hash = p_state_hash AND l.used_at IS NULL AND l.created_at > now() - interval '10 minutes'
-        RETURNING l.*
-    )
-    SELECT t.tenant_id, t.nonce, t.code_verifier, t.issuer, s.client_id, s.client_secret, t.return_to
-    FROM taken t LEFT JOIN sso_settings s ON s.tenant_id = t.tenant_id AND s.issuer = t.issuer
+               return_to text, problem text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    l login_states;
+BEGIN
+    UPDATE login_states x SET used_at = now()
+    WHERE x.state_hash = p_state_hash AND x.used_at IS NULL AND x.created_at > now() - interval '10 minutes'
+    RETURNING * INTO l;
+    IF FOUND THEN
+        RETURN QUERY SELECT l.tenant_id, l.nonce, l.code_verifier, l.issuer, s.client_id, s.client_secret,
+                            l.return_to, NULL::text
+                     FROM (SELECT 1) one LEFT JOIN sso_settings s ON s.tenant_id = l.tenant_id AND s.issuer = l.issuer;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT x.tenant_id, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+                        CASE WHEN x.used_at IS NOT NULL THEN 'already used' ELSE 'expired' END
+                 FROM login_states x WHERE x.state_hash = p_state_hash;
+END
 $$;
 
 -- Finish a sign-in whose ID token the service verified: provision the user

@@ -126,6 +126,13 @@ for path, item in (spec.get("paths") or {}).items():
             {svc} if isinstance(svc, str) else set(svc) if isinstance(svc, list) else set()
         )
 
+# "METHOD /path" -> the operation's x-required-role
+required_role = {}
+for path, item in (spec.get("paths") or {}).items():
+    for method, op in item.items():
+        if method in METHODS:
+            required_role[f"{method.upper()} {path}"] = (op or {}).get("x-required-role")
+
 # "METHOD /path" -> the operation declares no security (`security: []`)
 unauthenticated = {}
 for path, item in (spec.get("paths") or {}).items():
@@ -186,14 +193,23 @@ for route in sorted(set(roles) & set(documented)):
         print(f"{route} needs the {roles[route]} role, but its operation "
               + ("declares `security: []`" if unauthenticated[route] else "lacks `security: []`"))
 
-if missing or extra or wrong or insecure:
+# 5. x-required-role is the role the route table demands.
+misroled = []
+for route in sorted(set(roles) & set(documented)):
+    if required_role[route] != roles[route]:
+        misroled.append(route)
+        print(f"{route} needs the {roles[route]} role, but its operation says "
+              f"`x-required-role: {required_role[route]}`")
+
+if missing or extra or wrong or insecure or misroled:
     sys.exit(f"check-openapi: {len(missing)} undocumented route(s), {len(extra)} unregistered operation(s)"
              + (f", {len(wrong)} wrong x-service(s)" if wrong else "")
-             + (f", {len(insecure)} wrong security declaration(s)" if insecure else ""))
+             + (f", {len(insecure)} wrong security declaration(s)" if insecure else "")
+             + (f", {len(misroled)} wrong x-required-role(s)" if misroled else ""))
 counts = ""
 services = sorted({s for ss in registered.values() for s in ss if s})
 if services:
     counts = " (" + ", ".join(f"{s} {sum(s in ss for ss in registered.values())}" for s in services) + ")"
 print(f"ok: {len(registered)} distinct routes{counts}, all documented"
-      + (", x-service right" if services else "") + (", security matches the roles" if roles else ""))
+      + (", x-service right" if services else "") + (", security and x-required-role match the roles" if roles else ""))
 EOF

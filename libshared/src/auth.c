@@ -15,6 +15,8 @@ const char *mf_role_name(mf_role_t role)
 {
     if (role == MF_ROLE_PLATFORM_ADMIN)
         return "platform_admin";
+    if (role == MF_ROLE_BILLING_ADMIN)
+        return "billing_admin";
     if (role >= MF_ROLE_VIEWER && role <= MF_ROLE_ADMIN)
         return role_names[role];
     return NULL;
@@ -29,7 +31,23 @@ mf_role_t mf_role_parse(const char *s)
             return (mf_role_t)i;
     if (strcmp(s, "platform_admin") == 0)
         return MF_ROLE_PLATFORM_ADMIN;
+    if (strcmp(s, "billing_admin") == 0)
+        return MF_ROLE_BILLING_ADMIN;
     return MF_ROLE_PUBLIC;
+}
+
+int mf_role_allows(mf_role_t have, mf_role_t need)
+{
+    switch (need) {
+    case MF_ROLE_PUBLIC:
+        return 1;
+    case MF_ROLE_PLATFORM_ADMIN:
+        return have == MF_ROLE_PLATFORM_ADMIN;
+    case MF_ROLE_BILLING_ADMIN:
+        return have == MF_ROLE_BILLING_ADMIN || have == MF_ROLE_PLATFORM_ADMIN;
+    default:
+        return have >= MF_ROLE_VIEWER && have <= MF_ROLE_ADMIN && have >= need;
+    }
 }
 
 void mf_auth_key_new(const char *env, char *key, char prefix[MF_KEY_PREFIX_LEN + 1], char hash[65])

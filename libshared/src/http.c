@@ -103,6 +103,7 @@ struct mf_req {
     int responded;
     void *data;
     void (*data_free)(void *);
+    mf_req_done_fn after_fail_check; /* mf_req_unless_auth_blocked: what comes next */
     int pending_err;     /* mf_req_audit_and_respond_error: the answer once the row is written */
     char *pending_msg;
     mf_log_ctx_t log;
@@ -272,6 +273,17 @@ const char *mf_req_id(const mf_req_t *r) { return r->request_id; }
 const char *mf_req_client(const mf_req_t *r) { return r->client; }
 
 static const char *request_cookie(mf_req_t *r, const char *name, size_t *len);
+
+const char *mf_req_host(mf_req_t *r)
+{
+    h2o_iovec_t a = r->req->authority;
+    if (a.len == 0)
+        return NULL;
+    char *copy = h2o_mem_alloc_pool(&r->req->pool, a.len + 1);
+    memcpy(copy, a.base, a.len);
+    copy[a.len] = '\0';
+    return copy;
+}
 
 const char *mf_req_cookie(mf_req_t *r, const char *name)
 {
@@ -816,17 +828,22 @@ void mf_req_audit_and_respond_error(mf_req_t *r, const char *tenant_id, const ch
 
 static void on_fail_counted(mf_req_t *r, mf_redis_reply_t *reply) {}
 
+void mf_req_count_auth_failure(mf_req_t *r)
+{
+    if (r->thread->redis == NULL || r->client[0] == '\0')
+        return;
+    char key[96];
+    snprintf(key, sizeof(key), AUTH_FAIL_KEY "%s", r->client);
+    const char *argv[] = {"EVAL", auth_fail_script, "1", key};
+    if (redis_send(r, 4, argv, NULL, on_fail_counted) != 0)
+        MF_LOG_WARN_(&r->log, "redis unreachable: failed authentication not counted");
+}
+
 /* Answer a failed authentication: 401, and count it against the client address. */
 static void refuse_credentials(mf_req_t *r, const char *msg)
 {
     MF_LOG_INFO_(&r->log, "authentication failed: %s", msg);
-    if (r->thread->redis != NULL && r->client[0] != '\0') {
-        char key[96];
-        snprintf(key, sizeof(key), AUTH_FAIL_KEY "%s", r->client);
-        const char *argv[] = {"EVAL", auth_fail_script, "1", key};
-        if (redis_send(r, 4, argv, NULL, on_fail_counted) != 0)
-            MF_LOG_WARN_(&r->log, "redis unreachable: failed authentication not counted");
-    }
+    mf_req_count_auth_failure(r);
     mf_respond_error(r, MF_EUNAUTHORIZED, "%s", msg);
 }
 
@@ -899,7 +916,20 @@ static void on_fail_count(mf_req_t *r, mf_redis_reply_t *reply)
         mf_respond_error(r, MF_ERATE_LIMITED, "too many failed sign-in attempts from this address; retry in a minute");
         return;
     }
-    lookup_credential(r); /* a lost connection (NULL reply): authenticate without the limit */
+    r->after_fail_check(r); /* a lost connection (NULL reply): go on without the limit */
+}
+
+void mf_req_unless_auth_blocked(mf_req_t *r, mf_req_done_fn next)
+{
+    if (r->thread->redis != NULL && r->client[0] != '\0') {
+        char key[96];
+        snprintf(key, sizeof(key), AUTH_FAIL_KEY "%s", r->client);
+        const char *argv[] = {"GET", key};
+        r->after_fail_check = next;
+        if (redis_send(r, 2, argv, NULL, on_fail_count) == 0)
+            return;
+    }
+    next(r); /* no Redis: go on without the limit rather than refuse */
 }
 
 /* The value of cookie `name` in the request (not NUL-terminated: *len bytes), or NULL. */
@@ -966,14 +996,7 @@ static void authenticate(mf_req_t *r)
         authenticated(r);
         return;
     }
-    if (r->thread->redis != NULL && r->client[0] != '\0') {
-        char key[96];
-        snprintf(key, sizeof(key), AUTH_FAIL_KEY "%s", r->client);
-        const char *argv[] = {"GET", key};
-        if (redis_send(r, 2, argv, NULL, on_fail_count) == 0)
-            return;
-    }
-    lookup_credential(r); /* no Redis: authenticate without the limit rather than refuse */
+    mf_req_unless_auth_blocked(r, lookup_credential);
 }
 
 /* Cookie-authenticated mutations must carry the session's CSRF token (a cross-site form cannot read it). */
@@ -996,9 +1019,7 @@ static void run_handler(mf_req_t *r)
     const mf_route_t *def = r->cr->def;
     r->log.tenant = r->id.tenant_id[0] ? r->id.tenant_id : NULL;
     if (def->role != MF_ROLE_PUBLIC) {
-        int ok = def->role == MF_ROLE_PLATFORM_ADMIN ? r->id.role == MF_ROLE_PLATFORM_ADMIN
-                                                     : (r->id.role != MF_ROLE_PLATFORM_ADMIN && r->id.role >= def->role);
-        if (!ok) {
+        if (!mf_role_allows(r->id.role, def->role)) {
             MF_LOG_INFO_(&r->log, "permission denied: %s needs %s", r->id.actor, mf_role_name(def->role));
             char detail[160];
             snprintf(detail, sizeof(detail), "{\"route\":\"%s %s\",\"needs\":\"%s\"}", def->method, def->pattern,

@@ -147,18 +147,19 @@ int mf_store_migrate(const char *url, const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-int mf_store_create_platform_key(const char *url, const char *env, char *key, char *err, size_t errlen)
+int mf_store_create_platform_key(const char *url, const char *env, const char *role, char *key, char *err,
+                                 size_t errlen)
 {
     char prefix[MF_KEY_PREFIX_LEN + 1], hash[65];
     PGconn *pg = mf_pg_connect_blocking(url, err, errlen);
     if (pg == NULL)
         return MF_EUNAVAILABLE;
     mf_auth_key_new(env, key, prefix, hash);
-    const char *params[] = {prefix, hash};
+    const char *params[] = {prefix, hash, role};
     PGresult *res = PQexecParams(pg,
                                  "INSERT INTO api_keys (tenant_id, name, prefix, secret_hash, role, created_by) "
-                                 "VALUES (NULL, 'platform admin', $1, $2, 'platform_admin', 'cli')",
-                                 2, NULL, params, NULL, NULL, 0);
+                                 "VALUES (NULL, replace($3, '_', ' '), $1, $2, $3, 'cli')",
+                                 3, NULL, params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "cannot create the key: %s", PQresultErrorMessage(res));

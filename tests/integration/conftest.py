@@ -485,6 +485,15 @@ CORS_ORIGIN = "https://app.example.test"
 
 
 @pytest.fixture(scope="session")
+def billing_key(migrated):
+    """A platform key with the billing_admin role (reads tenants, nothing else of the platform's)."""
+    _, out, _ = run_mf(["create-platform-key", "billing_admin"], migrated)
+    key = out.strip().splitlines()[-1]
+    assert KEY_RE.match(key), key
+    return key
+
+
+@pytest.fixture(scope="session")
 def server(migrated, platform_key, tmp_root):
     srv = Server(migrated, tmp_root, "main", {"MF_CORS_ORIGIN": CORS_ORIGIN})
     srv.start()

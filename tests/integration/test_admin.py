@@ -151,6 +151,30 @@ def tenant_path(tid, action=None):
     return "/api/v1/admin/tenants/" + tid + ("/" + action if action else "")
 
 
+def test_billing_admin_reads_tenants_and_nothing_else(base_url, billing_key, admin_api, tenant):
+    billing = Api(base_url, billing_key)
+    assert billing.ok("GET", "/api/v1/admin/tenants/" + tenant.id, 200).json()["id"] == tenant.id
+    assert any(t["id"] == tenant.id for t in billing.walk("/api/v1/admin/tenants"))
+    for method, path, body in [
+        ("POST", "/api/v1/admin/tenants", {"name": unique("b")}),
+        ("PUT", "/api/v1/admin/tenants/" + tenant.id, {"plan": "team"}),
+        ("POST", "/api/v1/admin/tenants/" + tenant.id + "/suspend", None),
+        ("DELETE", "/api/v1/admin/tenants/" + tenant.id, None),
+    ]:
+        r = billing.req(method, path, **({"json_body": body} if body is not None else {}))
+        assert_error(r, 403, "forbidden", "platform_admin")
+    # a platform role never reaches a tenant's catalog
+    assert_error(billing.get("/api/v1/datasets"), 403, "forbidden")
+    assert admin_api.ok("GET", "/api/v1/admin/tenants/" + tenant.id, 200).json()["status"] == "active"
+
+
+def test_create_platform_key_roles(migrated):
+    rc, _, err = run_mf(["create-platform-key", "admin"], migrated, check=False)
+    assert rc == 2 and "platform_admin or billing_admin" in err
+    rc, out, _ = run_mf(["create-platform-key", "billing_admin"], migrated)
+    assert rc == 0 and KEY_RE.match(out.strip().splitlines()[-1])
+
+
 def test_new_tenant_is_active_without_purge_date(admin_api, tenant):
     assert tenant.info["status"] == "active"
     assert tenant.info["purge_after"] is None

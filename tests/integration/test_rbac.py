@@ -32,7 +32,8 @@ import requests
 from conftest import (KEY_RE, MF_API, MF_INGEST, Api, IngestClient, assert_error, psql, q,
                       redis_cli, unique)
 
-ROLES = ("public", "viewer", "editor", "admin", "platform_admin")
+ROLES = ("public", "viewer", "editor", "admin", "billing_admin", "platform_admin")
+PLATFORM_ROLES = ("billing_admin", "platform_admin")
 RANK = {"viewer": 1, "editor": 2, "admin": 3}
 
 
@@ -172,7 +173,9 @@ def allows(caller_role, route_role):
         return True
     if caller_role is None:
         return False
-    if route_role == "platform_admin" or caller_role == "platform_admin":
+    if route_role == "billing_admin":
+        return caller_role in PLATFORM_ROLES
+    if route_role in PLATFORM_ROLES or caller_role in PLATFORM_ROLES:
         return caller_role == route_role
     return RANK[caller_role] >= RANK[route_role]
 
@@ -202,7 +205,7 @@ def fill(path):
 
 
 @pytest.fixture(scope="module")
-def matrix(infra, tenant_factory, platform_key, base_url, ingest):
+def matrix(infra, tenant_factory, platform_key, billing_key, base_url, ingest):
     t = tenant_factory()
     admin = t.api
     admin.ok("POST", "/api/v1/domains", 201, json_body={"name": "sales"})
@@ -215,6 +218,7 @@ def matrix(infra, tenant_factory, platform_key, base_url, ingest):
         Caller("editor key", "editor", key=make_key(infra, t, "editor")),
         Caller("admin key", "admin", key=make_key(infra, t, "admin")),
         Caller("platform key", "platform_admin", key=platform_key),
+        Caller("billing admin key", "billing_admin", key=billing_key),
         Caller("domain-scoped editor key", "editor", key=make_key(infra, t, "editor", domain_id=sales), scoped=True),
         Caller("admin session cookie without CSRF token", "admin", cookie=token),
         Caller("admin session cookie with CSRF token", "admin", cookie=token, csrf=csrf),

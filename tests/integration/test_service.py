@@ -303,7 +303,7 @@ def test_routes_command_lists_documented_routes():
     rc, out, err = run_mf(["routes"], {})
     lines = [l.split() for l in out.splitlines() if l.strip()]
     # METHOD /path role: the route's minimum role (test_rbac.py checks every caller against it)
-    bad = [l for l in lines if len(l) != 3 or l[2] not in ("public", "viewer", "editor", "admin", "platform_admin")]
+    bad = [l for l in lines if len(l) != 3 or l[2] not in ("public", "viewer", "editor", "admin", "billing_admin", "platform_admin")]
     assert bad == [], "mf-api routes lines not 'METHOD /path role': %s" % bad
     printed = {_norm_route(l) for l in out.splitlines() if l.strip()}
     missing = [r for r in API_ROUTES if _norm_route(r) not in printed]

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import oidc
-from conftest import REPO, Api, Server, assert_error, psql, unique
+from conftest import REPO, Api, Server, assert_error, psql, redis_cli, unique
 
 ADMIN_EMAIL = "admin@sso-a.example"
 USER_EMAIL = "user@sso-b.example"
@@ -210,6 +210,8 @@ def test_replayed_state_and_foreign_browser_are_refused(sso, oidc_provider):
                   path="/auth")
     again = s.get(cb_url, allow_redirects=False, timeout=10)
     assert_error(again, 401, "unauthorized", "already used")
+    reasons = [e["after"]["reason"] for e in audit_actions(api, "login.failed")]
+    assert any("already used" in why for why in reasons), reasons
     # a callback in a browser that did not start the sign-in (no state cookie)
     s2 = requests.Session()
     resp = oidc.browser_login(s2, sso.login_url(tenant["name"]), USER_EMAIL, oidc_provider.users[USER_EMAIL],
@@ -507,9 +509,12 @@ def rogue_tenant(sso, rogue):
                                "client_secret": rogue.client_secret, "allowed_domains": ["forge.example"]})
 
 
-def rogue_sign_in(sso, tenant):
+def rogue_sign_in(sso, tenant, base=None):
     s = requests.Session()
-    r = s.get(sso.login_url(tenant["name"]), allow_redirects=False, timeout=10)
+    url = sso.login_url(tenant["name"])
+    if base is not None:
+        url = url.replace(sso.base, base, 1)
+    r = s.get(url, allow_redirects=False, timeout=10)
     assert r.status_code == 302, r.text
     back = s.get(r.headers["Location"], allow_redirects=False, timeout=10)
     assert back.status_code == 302
@@ -606,3 +611,28 @@ def test_provider_token_endpoint_refusal_is_a_clean_error(sso, rogue, rogue_tena
         cb = requests.get(sso.base + "/auth/callback?" + urllib.parse.urlencode(params), allow_redirects=False,
                           timeout=10)
         assert_error(cb, 401, "unauthorized")
+
+
+def test_forged_callbacks_are_rate_limited(sso, rogue, rogue_tenant, spawn_server, migrated):
+    """Failed sign-ins count per address like wrong keys: past the limit even a good one waits."""
+    srv = spawn_server("sso-limit", {"MF_AUTH_FAIL_LIMIT": "3"})
+    counter = "mf:authfail:127.0.0.1"
+    tenant, api = rogue_tenant
+    redis_cli(migrated["MF_REDIS_URL"], "DEL", counter)
+    try:
+        rogue.make_token = lambda nonce: rogue.signed(nonce, aud="someone-else")
+        for _ in range(3):
+            _, cb = rogue_sign_in(sso, tenant, base=srv.base)
+            assert_error(cb, 401, "unauthorized", "sign-in failed")
+        rogue.make_token = lambda nonce: rogue.signed(nonce)
+        s = requests.Session()
+        r = s.get(sso.login_url(tenant["name"]).replace(sso.base, srv.base, 1), allow_redirects=False, timeout=10)
+        back = s.get(r.headers["Location"], allow_redirects=False, timeout=10)
+        cb = s.get(back.headers["Location"], allow_redirects=False, timeout=10)
+        assert_error(cb, 429, "rate_limited")
+        assert cb.headers["Retry-After"] == "60"
+        redis_cli(migrated["MF_REDIS_URL"], "DEL", counter)
+        _, cb = rogue_sign_in(sso, tenant, base=srv.base)
+        assert cb.status_code == 302, cb.text
+    finally:
+        redis_cli(migrated["MF_REDIS_URL"], "DEL", counter)

@@ -19,13 +19,18 @@ typedef enum {
     MF_ROLE_VIEWER = 1,
     MF_ROLE_EDITOR = 2,
     MF_ROLE_ADMIN = 3,
-    MF_ROLE_PLATFORM_ADMIN = 100, /* the platform key only */
+    MF_ROLE_BILLING_ADMIN = 90,   /* platform-level, no tenant: reads tenants and plans, runs billing */
+    MF_ROLE_PLATFORM_ADMIN = 100, /* platform-level, no tenant: every /api/v1/admin route */
 } mf_role_t;
 
 /* Name of a role ("viewer", "platform_admin"); NULL for other values. */
 const char *mf_role_name(mf_role_t role);
-/* Parse a role name (including "platform_admin"); MF_ROLE_PUBLIC when unknown. */
+/* Parse a role name (including the platform roles); MF_ROLE_PUBLIC when unknown. */
 mf_role_t mf_role_parse(const char *s);
+/* Whether a caller holding `have` may use a route that needs `need`: tenant roles are ordered
+ * viewer < editor < admin and never reach platform routes; platform roles reach only platform
+ * routes (billing_admin those marked billing_admin, platform_admin all of them). */
+int mf_role_allows(mf_role_t have, mf_role_t need);
 
 /* How the caller proved who they are. */
 typedef enum {

@@ -122,6 +122,8 @@ int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size
 /* The browser session cookie (HttpOnly; SameSite=Lax; Secure when MF_PUBLIC_URL is https). */
 #define MF_SESSION_COOKIE "mf_session"
 
+/* The Host (HTTP/1) or :authority (HTTP/2) the client asked for, in the request pool, or NULL. */
+const char *mf_req_host(mf_req_t *r);
 /* The value of cookie `name` as a NUL-terminated string in the request pool, or NULL. */
 const char *mf_req_cookie(mf_req_t *r, const char *name);
 /* The client's address as the server saw it (borrowed; "" when unknown). */
@@ -150,6 +152,14 @@ void mf_req_audit_and_respond_error(mf_req_t *r, const char *tenant_id, const ch
 typedef void (*mf_blocking_fn)(void *arg);
 typedef void (*mf_req_done_fn)(mf_req_t *r);
 void mf_req_run_blocking(mf_req_t *r, mf_blocking_fn work, void *arg, mf_req_done_fn done);
+
+/* Count a failed sign-in or credential against the client address (in Redis, so every
+ * replica counts together; nothing without Redis). Does not answer. */
+void mf_req_count_auth_failure(mf_req_t *r);
+/* When the client address has failed MF_AUTH_FAIL_LIMIT times this minute, answer 429 with
+ * Retry-After; otherwise run next(r) (after a Redis round trip when Redis is enabled, at once
+ * without it). The handler must only return. */
+void mf_req_unless_auth_blocked(mf_req_t *r, mf_req_done_fn next);
 
 /* ---- for libshared modules ---- */
 /* The pool of the calling loop thread. */

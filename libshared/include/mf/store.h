@@ -18,8 +18,10 @@
  */
 int mf_store_migrate(const char *url, const char *dir, char *err, size_t errlen) MF_MUST_CHECK;
 
-/* Create a platform admin key; writes the key (shown once) into key (>= 128 bytes). */
-int mf_store_create_platform_key(const char *url, const char *env, char *key, char *err, size_t errlen) MF_MUST_CHECK;
+/* Create a platform key with role "platform_admin" or "billing_admin"; writes the key (shown
+ * once) into key (>= 128 bytes). */
+int mf_store_create_platform_key(const char *url, const char *env, const char *role, char *key, char *err,
+                                 size_t errlen) MF_MUST_CHECK;
 
 /*
  * Run the purge once (SQL mf_purge, migrations/0005_tenant_admin.sql): erase

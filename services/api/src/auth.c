@@ -35,7 +35,7 @@ static mf_pg_stmt_t stmts[] = {
      "SELECT tenant_id::text, issuer, client_id, client_secret FROM mf_login_begin($1, $2, $3, $4, $5, $6)", -1},
 #define TAKE 1
     {"login_take",
-     "SELECT tenant_id::text, nonce, code_verifier, issuer, client_id, client_secret, return_to "
+     "SELECT tenant_id::text, nonce, code_verifier, issuer, client_id, client_secret, return_to, problem "
      "FROM mf_login_take($1)",
      -1},
 #define COMPLETE 2
@@ -98,7 +98,7 @@ static void public_base(mf_req_t *r, char *out, size_t cap)
     if (base[0] != '\0') {
         snprintf(out, cap, "%s", base);
     } else {
-        const char *host = mf_req_header(r, "host");
+        const char *host = mf_req_host(r);
         snprintf(out, cap, "http://%s", host ? host : "127.0.0.1");
     }
     size_t n = strlen(out);
@@ -236,6 +236,7 @@ static void refuse_login(mf_req_t *r, const char *tenant_id, const char *why)
     json_t *detail = json_pack("{s:s}", "reason", why);
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     set_cookie(r, LOGIN_COOKIE, "", "/auth", 0);
+    mf_req_count_auth_failure(r); /* forged callbacks count like wrong keys */
     mf_req_audit_and_respond_error(r, tenant_id, "login.failed", "sso", text ? text : "{}", MF_EUNAUTHORIZED,
                                    "sign-in failed: %s", why);
     free(text);
@@ -303,7 +304,13 @@ static void on_state_taken(mf_req_t *r, PGresult *res)
 {
     login_t *l = mf_req_data(r);
     if (PQntuples(res) != 1) {
-        refuse_login(r, NULL, "the sign-in state is unknown, expired or already used; start again");
+        refuse_login(r, NULL, "the sign-in state is unknown; start again");
+        return;
+    }
+    if (!PQgetisnull(res, 0, 7)) { /* a known state, used or expired: on the tenant's record */
+        char why[128];
+        snprintf(why, sizeof(why), "the sign-in state was %s; start again", PQgetvalue(res, 0, 7));
+        refuse_login(r, PQgetvalue(res, 0, 0), why);
         return;
     }
     snprintf(l->tenant_id, sizeof(l->tenant_id), "%s", PQgetvalue(res, 0, 0));
@@ -315,7 +322,12 @@ static void on_state_taken(mf_req_t *r, PGresult *res)
     mf_req_run_blocking(r, exchange_and_verify, l, on_verified);
 }
 
-static void callback(mf_req_t *r)
+static void callback_unblocked(mf_req_t *r);
+
+/* Addresses that keep failing sign-ins are refused before any work. */
+static void callback(mf_req_t *r) { mf_req_unless_auth_blocked(r, callback_unblocked); }
+
+static void callback_unblocked(mf_req_t *r)
 {
     const char *state = mf_req_query(r, "state"), *code = mf_req_query(r, "code"), *error = mf_req_query(r, "error");
     if (state == NULL || strlen(state) != STATE_LEN) {

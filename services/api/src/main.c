@@ -3,7 +3,8 @@
  *
  *   mf-api [serve]               run the HTTP API
  *   mf-api migrate               apply migrations (MF_PG_ADMIN_URL)
- *   mf-api create-platform-key   print a new platform admin key
+ *   mf-api create-platform-key [billing_admin]
+ *                                print a new platform admin key (or billing admin key)
  *   mf-api purge                 erase tenants past their deletion grace period and audit rows past
  *                                their plan's retention; prints a JSON report (a CronJob)
  *   mf-api routes                print the registered routes
@@ -37,7 +38,7 @@ static void register_all(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: mf-api [serve|migrate|create-platform-key|purge|routes|config-doc]\n");
+    fprintf(stderr, "usage: mf-api [serve|migrate|create-platform-key [billing_admin]|purge|routes|config-doc]\n");
     return 2;
 }
 
@@ -89,8 +90,14 @@ int main(int argc, char **argv)
             }
             return 0;
         }
+        const char *role = argc > 2 ? argv[2] : "platform_admin";
+        if (mf_role_parse(role) < MF_ROLE_BILLING_ADMIN) {
+            fprintf(stderr, "mf-api: create-platform-key makes a platform_admin or billing_admin key, not \"%s\"\n",
+                    role);
+            return 2;
+        }
         char key[128];
-        if (mf_store_create_platform_key(url, mf_config_str(MF_CFG_KEY_ENV), key, err, sizeof(err)) != 0) {
+        if (mf_store_create_platform_key(url, mf_config_str(MF_CFG_KEY_ENV), role, key, err, sizeof(err)) != 0) {
             fprintf(stderr, "mf-api: %s\n", err);
             return 1;
         }

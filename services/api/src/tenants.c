@@ -142,8 +142,8 @@ static void delete_tenant(mf_req_t *r) { transition(r, "delete", on_transition_a
 
 static const mf_route_t routes[] = {
     {"POST", "/api/v1/admin/tenants", MF_ROLE_PLATFORM_ADMIN, create_tenant, 1},
-    {"GET", "/api/v1/admin/tenants", MF_ROLE_PLATFORM_ADMIN, list_tenants, 0},
-    {"GET", "/api/v1/admin/tenants/{id}", MF_ROLE_PLATFORM_ADMIN, get_tenant, 0},
+    {"GET", "/api/v1/admin/tenants", MF_ROLE_BILLING_ADMIN, list_tenants, 0},
+    {"GET", "/api/v1/admin/tenants/{id}", MF_ROLE_BILLING_ADMIN, get_tenant, 0},
     {"PUT", "/api/v1/admin/tenants/{id}", MF_ROLE_PLATFORM_ADMIN, update_tenant, 1},
     {"DELETE", "/api/v1/admin/tenants/{id}", MF_ROLE_PLATFORM_ADMIN, delete_tenant, 0},
     {"POST", "/api/v1/admin/tenants/{id}/suspend", MF_ROLE_PLATFORM_ADMIN, suspend_tenant, 0},

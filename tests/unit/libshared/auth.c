@@ -207,6 +207,7 @@ static void test_role_names(void **state)
         {MF_ROLE_EDITOR, "editor"},
         {MF_ROLE_ADMIN, "admin"},
         {MF_ROLE_PLATFORM_ADMIN, "platform_admin"},
+        {MF_ROLE_BILLING_ADMIN, "billing_admin"},
         {(mf_role_t)4, NULL},
         {(mf_role_t)99, NULL},
         {(mf_role_t)101, NULL},
@@ -232,6 +233,30 @@ static void test_role_parse_unknown(void **state)
     for (size_t i = 0; i < MF_T_ROWS(unknown); i++)
         MF_CHECK_INT(unknown[i], mf_role_parse(unknown[i]), MF_ROLE_PUBLIC);
     MF_CHECK_INT("NULL", mf_role_parse(NULL), MF_ROLE_PUBLIC);
+}
+
+static void test_role_allows(void **state)
+{
+    enum { P = MF_ROLE_PUBLIC, V = MF_ROLE_VIEWER, E = MF_ROLE_EDITOR, A = MF_ROLE_ADMIN, B = MF_ROLE_BILLING_ADMIN,
+           X = MF_ROLE_PLATFORM_ADMIN };
+    /* allowed[have][need] over {public, viewer, editor, admin, billing_admin, platform_admin} */
+    static const mf_role_t roles[] = {P, V, E, A, B, X};
+    static const int allowed[6][6] = {
+        /* need:      P  V  E  A  B  X */
+        /* P */ {1, 0, 0, 0, 0, 0},
+        /* V */ {1, 1, 0, 0, 0, 0},
+        /* E */ {1, 1, 1, 0, 0, 0},
+        /* A */ {1, 1, 1, 1, 0, 0},
+        /* B */ {1, 0, 0, 0, 1, 0},
+        /* X */ {1, 0, 0, 0, 1, 1},
+    };
+    for (int h = 0; h < 6; h++)
+        for (int n = 0; n < 6; n++) {
+            char label[64];
+            snprintf(label, sizeof(label), "%s may use a %s route", mf_role_name(roles[h]) ? mf_role_name(roles[h]) : "public",
+                     mf_role_name(roles[n]) ? mf_role_name(roles[n]) : "public");
+            MF_CHECK_INT(label, mf_role_allows(roles[h], roles[n]), allowed[h][n]);
+        }
 }
 
 /* ---------- cache ---------- */
@@ -408,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_key_parse_rejects_by_length),
         cmocka_unit_test(test_role_names),
         cmocka_unit_test(test_role_parse_unknown),
+        cmocka_unit_test(test_role_allows),
         cmocka_unit_test(test_cache_put_get_expiry),
         cmocka_unit_test(test_cache_platform_identity),
         cmocka_unit_test(test_cache_collision_overwrites),
