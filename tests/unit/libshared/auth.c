@@ -237,10 +237,9 @@ static void test_role_parse_unknown(void **state)
 
 static void test_role_allows(void **state)
 {
-    enum { P = MF_ROLE_PUBLIC, V = MF_ROLE_VIEWER, E = MF_ROLE_EDITOR, A = MF_ROLE_ADMIN, B = MF_ROLE_BILLING_ADMIN,
-           X = MF_ROLE_PLATFORM_ADMIN };
-    /* allowed[have][need] over {public, viewer, editor, admin, billing_admin, platform_admin} */
-    static const mf_role_t roles[] = {P, V, E, A, B, X};
+    /* allowed[have][need] over these roles, in this order */
+    static const mf_role_t roles[] = {MF_ROLE_PUBLIC, MF_ROLE_VIEWER,        MF_ROLE_EDITOR,
+                                      MF_ROLE_ADMIN,  MF_ROLE_BILLING_ADMIN, MF_ROLE_PLATFORM_ADMIN};
     static const int allowed[6][6] = {
         /* need:      P  V  E  A  B  X */
         /* P */ {1, 0, 0, 0, 0, 0},
