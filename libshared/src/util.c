@@ -235,7 +235,7 @@ int mf_time_is_rfc3339(const char *s)
         return 1;
     int oh, om;
     return (*p == '+' || *p == '-') && digits(p + 1, 2, &oh) && p[3] == ':' && digits(p + 4, 2, &om) && p[6] == '\0' &&
-           oh <= 23 && om <= 59;
+           oh <= 15 && om <= 59; /* PostgreSQL's timestamptz takes offsets up to 15:59 */
 }
 
 int mf_text_is_clean(const char *s, size_t len, int allow_newlines)

@@ -629,3 +629,13 @@ def test_odd_edge_bodies_never_5xx(api, case, body):
     else:
         assert_4xx_envelope(r)
         assert s["lineage_edges"] == 0 and s["datasets"] == 0
+
+
+def test_time_offsets_beyond_what_postgres_stores(tenant):
+    """+16:00 is valid RFC 3339 syntax but no PostgreSQL timestamptz: a 400, never a 500."""
+    r = tenant.api.get("/api/v1/datasets", params={"updated_since": "2026-01-01T00:00:00+16:00"})
+    assert_error(r, 400, "invalid_request", "updated_since")
+    r = tenant.api.post("/api/v1/api-keys", {"name": "k", "role": "viewer", "expires_at": "2099-01-01T00:00:00+16:00"})
+    assert_error(r, 400, "invalid_request", "expires_at")
+    r = tenant.api.get("/api/v1/datasets", params={"updated_since": "2026-01-01T00:00:00+15:59"})
+    assert r.status_code == 200, r.text

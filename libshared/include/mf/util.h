@@ -53,7 +53,8 @@ double mf_now_s(void);
 void mf_time_rfc3339(char out[32]);
 
 /* 1 when s is an RFC 3339 date-time that exists on the calendar
- * ("2026-11-27T01:02:03Z", fractions and +hh:mm offsets allowed), else 0. */
+ * ("2026-11-27T01:02:03Z", fractions and +hh:mm offsets up to 15:59, the most
+ * PostgreSQL stores, allowed), else 0. */
 int mf_time_is_rfc3339(const char *s);
 
 /* 1 when s[0..len) is valid UTF-8 without control characters (tab excluded
