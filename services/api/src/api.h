@@ -19,6 +19,8 @@ void mf_api_register_glossary(void);
 void mf_api_register_lineage(void);
 void mf_api_register_stats(void);
 void mf_api_register_jobs(void);
+void mf_api_register_graph(void);
+void mf_api_register_search(void);
 
 /* The ?namespace= of the request (default "default"); answers 400 itself when invalid. */
 const char *mf_api_namespace_or_respond(mf_req_t *r);

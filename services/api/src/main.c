@@ -34,6 +34,8 @@ static void register_all(void)
     mf_api_register_lineage();
     mf_api_register_stats();
     mf_api_register_jobs();
+    mf_api_register_graph();
+    mf_api_register_search();
 }
 
 static int usage(void)

@@ -1,0 +1,266 @@
+"""Search: GET /api/v1/search and /api/v1/search/suggest against the real
+mf-api and Postgres (migrations/0008_search.sql keeps the index on every
+write; services/api/src/search.c answers).
+
+Covers relevance (exact names, dotted names, typos, prefixes, column names,
+descriptions, tags, glossary terms), filters and facets, pagination,
+suggestions, bad input, scoped keys and other tenants, and that the index
+follows renames, deletes and new fields.
+"""
+
+import pytest
+
+from conftest import assert_error, q, unique
+
+S = "/api/v1/search"
+
+
+def search(api, query, **params):
+    params["q"] = query
+    r = api.get(S, params=params)
+    assert r.status_code == 200, r.text[:800]
+    body = r.json()
+    assert set(body) >= {"items", "facets", "total", "next_cursor"}, body
+    return body
+
+
+def names(body):
+    return [i["name"] for i in body["items"]]
+
+
+def facet(body, key):
+    return {f["value"]: f["count"] for f in body["facets"][key]}
+
+
+@pytest.fixture
+def catalog(api):
+    """A small catalog: two domains, owners, tags, fields, a glossary term."""
+    api.ok("POST", "/api/v1/domains", 201, json_body={"name": "sales"})
+    api.ok("POST", "/api/v1/domains", 201, json_body={"name": "marketing"})
+    api.create_dataset("customer", domain="sales", owner="alice", format="table",
+                       description="Every customer we ever had",
+                       fields=[{"name": "customer_id", "type": "int"}, {"name": "email", "type": "text"}])
+    api.create_dataset("sales.orders_daily", domain="sales", owner="bob", format="parquet", tags=["gold"],
+                       description="Orders rolled up per day",
+                       fields=[{"name": "order_date", "type": "date"}, {"name": "amount", "type": "int"}])
+    api.create_dataset("customerChurnScores", domain="marketing", owner="alice", format="table",
+                       tags=["pii"], fields=[{"name": "score", "type": "float"}])
+    api.create_dataset("web_sessions", domain="marketing", owner="carol", format="parquet",
+                       description="Clickstream sessions from the storefront",
+                       fields=[{"name": "utm_campaign", "type": "text"}])
+    api.create_dataset("ledger", namespace="finance", owner="dave", format="table",
+                       description="general ledger postings", fields=[{"name": "iban", "type": "text"}])
+    api.ok("POST", "/api/v1/glossary/terms", 201,
+           json_body={"name": "Net Revenue", "definition": "Revenue after refunds"})
+    api.ok("POST", "/api/v1/glossary/terms/" + q("Net Revenue") + "/links", 200,
+           json_body={"namespace": "finance", "dataset": "ledger"})
+    return api
+
+
+RELEVANCE = [
+    # query, expected top result (kind, name)
+    ("customer", ("dataset", "customer")),                  # exact name
+    ("orders", ("dataset", "sales.orders_daily")),          # dotted name word
+    ("sales.orders_daily", ("dataset", "sales.orders_daily")),
+    ("orders daily", ("dataset", "sales.orders_daily")),
+    ("custmer", ("dataset", "customer")),                   # typo
+    ("ordrs", ("dataset", "sales.orders_daily")),           # typo
+    ("cust", ("dataset", "customer")),                      # prefix as you type
+    ("churn", ("dataset", "customerChurnScores")),          # camelCase word
+    ("utm_campaign", ("dataset", "web_sessions")),          # column name
+    ("iban", ("dataset", "ledger")),                        # column name
+    ("clickstream", ("dataset", "web_sessions")),           # description
+    ("storefront", ("dataset", "web_sessions")),
+    ("gold", ("dataset", "sales.orders_daily")),            # tag
+    ("net revenue", ("term", "Net Revenue")),               # glossary term itself
+]
+
+
+@pytest.mark.parametrize("query,top", RELEVANCE)
+def test_relevance(catalog, query, top):
+    body = search(catalog, query)
+    assert body["items"], (query, body)
+    first = body["items"][0]
+    assert (first["kind"], first["name"]) == top, (query, [(i["kind"], i["name"], i["score"]) for i in body["items"]])
+    assert body["total"] >= 1
+    assert "<mark>" in first["snippet"], first
+
+
+def test_term_links_find_datasets(catalog):
+    body = search(catalog, "revenue", kind="dataset")
+    assert names(body) == ["ledger"], body
+    assert body["items"][0]["match"] == "fields_tags_terms"
+
+
+def test_ranking_order(catalog):
+    # exact name, then name words, then field names
+    body = search(catalog, "customer", kind="dataset")
+    assert names(body)[:2] == ["customer", "customerChurnScores"], body
+    body = search(catalog, "customer")
+    kinds = [(i["kind"], i["name"]) for i in body["items"]]
+    assert ("field", "customer_id") in kinds
+    assert kinds.index(("dataset", "customerChurnScores")) < kinds.index(("field", "customer_id"))
+    # a name match ranks above a description match
+    catalog.create_dataset("storefront_events", description="nothing")
+    body = search(catalog, "storefront", kind="dataset")
+    assert names(body) == ["storefront_events", "web_sessions"], body
+    assert body["items"][1]["match"] == "description"
+
+
+def test_fields_are_items(catalog):
+    body = search(catalog, "email", kind="field")
+    assert [(i["name"], i["dataset"], i["namespace"]) for i in body["items"]] == [("email", "customer", "default")]
+    assert body["items"][0]["snippet"] == "customer.<mark>email</mark>"
+
+
+def test_filters_and_facets(catalog):
+    body = search(catalog, "customer")
+    assert facet(body, "kind") == {"dataset": 2, "field": 1}
+    assert facet(body, "domain") == {"sales": 2, "marketing": 1}
+    assert facet(body, "owner") == {"alice": 3}
+    assert body["total"] == 3
+    body = search(catalog, "customer", domain="marketing")
+    assert names(body) == ["customerChurnScores"] and body["total"] == 1
+    assert facet(body, "domain") == {"marketing": 1}
+    assert facet(body, "tag") == {"pii": 1}
+    assert names(search(catalog, "customer", tag="pii")) == ["customerChurnScores"]
+    assert names(search(catalog, "orders", owner="bob", kind="dataset")) == ["sales.orders_daily"]
+    assert search(catalog, "orders", owner="alice")["total"] == 0
+    body = search(catalog, "orders", format="parquet")
+    assert names(body) == ["sales.orders_daily"]
+    body = search(catalog, "ledger", namespace="finance")
+    assert names(body) == ["ledger"]
+    assert facet(body, "namespace") == {"finance": 1}
+    # unknown filter values: nothing, not an error
+    for k, v in (("domain", "nope"), ("owner", "nobody"), ("tag", "nope"), ("format", "csv"), ("namespace", "x")):
+        body = search(catalog, "customer", **{k: v})
+        assert body["items"] == [] and body["total"] == 0, (k, body)
+    assert_error(catalog.get(S, params={"q": "x", "kind": "table"}), 400, "invalid_request")
+
+
+def test_pagination(api):
+    for i in range(7):
+        api.create_dataset("page_set_%d" % i, description="paged")
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"q": "page set", "limit": "3"}
+        if cursor:
+            params["cursor"] = cursor
+        body = search(api, params.pop("q"), **params)
+        assert body["total"] == 7
+        assert len(body["items"]) <= 3
+        seen += names(body)
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == ["page_set_%d" % i for i in range(7)]
+    assert len(set(seen)) == 7
+    for bad in ("0", "101", "x"):
+        assert_error(api.get(S, params={"q": "page", "limit": bad}), 400, "invalid_request")
+    assert len(search(api, "page", limit="100")["items"]) == 7
+    assert_error(api.get(S, params={"q": "page", "cursor": "!!"}), 400, "invalid_request")
+
+
+def test_suggest(catalog):
+    r = catalog.get(S + "/suggest", params={"q": "cust"})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    got = [(i["kind"], i["name"]) for i in items]
+    assert got[0] == ("dataset", "customer"), got
+    assert ("field", "customer_id") in got and ("dataset", "customerChurnScores") in got
+    assert all(i["kind"] in ("dataset", "field", "term") for i in items)
+    got = [(i["kind"], i["name"]) for i in catalog.get(S + "/suggest", params={"q": "net rev"}).json()["items"]]
+    assert got == [("term", "Net Revenue")]
+    assert len(catalog.get(S + "/suggest", params={"q": "c", "limit": "1"}).json()["items"]) == 1
+    assert_error(catalog.get(S + "/suggest"), 400, "invalid_request")
+
+
+BAD_BUT_HARMLESS = [
+    "' OR 1=1 --", "\"; DROP TABLE datasets; --", "a\\b", "\\", "'", "''", "&|!():*", "<script>",
+    "ünïcødé データ", "😀", "a:*B & !c", "%", "_", "customer'", "x" * 256, "   ", "!!!", "1.2.3",
+]
+
+
+@pytest.mark.parametrize("text", BAD_BUT_HARMLESS)
+def test_odd_queries_never_fail(catalog, text):
+    for path in (S, S + "/suggest"):
+        r = catalog.get(path, params={"q": text})
+        assert r.status_code < 500, (text, r.status_code, r.text[:300])
+        if r.status_code == 200:
+            assert isinstance(r.json()["items"], list)
+
+
+def test_bad_q(catalog):
+    assert_error(catalog.get(S), 400, "invalid_request")
+    assert_error(catalog.get(S, params={"q": ""}), 400, "invalid_request")
+    assert_error(catalog.get(S, params={"q": "x" * 257}), 400, "invalid_request")
+    assert_error(catalog.get(S, params={"q": "é" * 257}), 400, "invalid_request")
+    assert catalog.get(S, params={"q": "é" * 256}).status_code == 200
+    assert_error(catalog.get(S + "/suggest", params={"q": "x" * 257}), 400, "invalid_request")
+
+
+def test_needs_a_key(anon):
+    assert_error(anon.get(S, params={"q": "x"}), 401)
+
+
+def test_scoped_key_sees_only_its_domain(catalog, tenant):
+    scoped = catalog.with_key(tenant.make_key("viewer", scope={"domain": "sales"})["key"])
+    body = search(scoped, "customer")
+    assert names(body) == ["customer", "customer_id"], body
+    assert body["total"] == 2
+    assert facet(body, "domain") == {"sales": 2}
+    assert facet(body, "kind") == {"dataset": 1, "field": 1}
+    assert "marketing" not in str(body) and "customerChurnScores" not in str(body)
+    for query in ("churn", "web", "utm_campaign", "ledger", "iban", "pii", "clickstream"):
+        body = search(scoped, query)
+        assert body["items"] == [] and body["total"] == 0, (query, body)
+        assert all(v == [] for v in body["facets"].values()), body
+    # glossary terms are tenant-wide objects; the datasets linked to them stay hidden
+    body = search(scoped, "revenue")
+    assert [(i["kind"], i["name"]) for i in body["items"]] == [("term", "Net Revenue")]
+    sugg = scoped.get(S + "/suggest", params={"q": "c"}).json()["items"]
+    assert {i["name"] for i in sugg} <= {"customer", "customer_id"}, sugg
+    assert search(scoped, "churn", domain="marketing")["total"] == 0
+
+
+def test_other_tenants_never_appear(catalog, tenant_factory):
+    other = tenant_factory().api
+    other.create_dataset("customer_secret", description="customer data of another tenant")
+    body = search(catalog, "customer")
+    assert "customer_secret" not in names(body)
+    body = search(other, "customer")
+    assert names(body) == ["customer_secret"]
+    assert search(other, "churn")["total"] == 0
+    assert search(other, "custmer")["items"][0]["name"] == "customer_secret"
+
+
+def test_index_follows_changes(api):
+    api.create_dataset("inventory_snapshot", description="stock levels", fields=[{"name": "sku", "type": "text"}])
+    assert names(search(api, "inventory")) == ["inventory_snapshot"]
+    # replace: new description and a new field
+    d = api.get_dataset("inventory_snapshot").json()
+    r = api.put("/api/v1/datasets/inventory_snapshot",
+                {"description": "warehouse counts",
+                 "fields": [{"name": "sku", "type": "text"}, {"name": "warehouse_code", "type": "text"}]},
+                headers={"If-Match": '"%s"' % d["version"]})
+    assert r.status_code == 200, r.text
+    assert names(search(api, "warehouse", kind="dataset")) == ["inventory_snapshot"]
+    assert search(api, "stock")["total"] == 0
+    assert [(i["kind"], i["name"]) for i in search(api, "warehouse_code", kind="field")["items"]] == [
+        ("field", "warehouse_code")]
+    # a tag added through the tag route
+    api.ok("POST", "/api/v1/datasets/inventory_snapshot/tags", 200, json_body={"tag": "silver"})
+    assert names(search(api, "silver", kind="dataset")) == ["inventory_snapshot"]
+    assert facet(search(api, "inventory", kind="dataset"), "tag") == {"silver": 1}
+    # a glossary term renamed: the datasets linked follow
+    api.ok("POST", "/api/v1/glossary/terms", 201, json_body={"name": "Stockkeeping"})
+    api.ok("POST", "/api/v1/glossary/terms/Stockkeeping/links", 200, json_body={"dataset": "inventory_snapshot"})
+    assert names(search(api, "stockkeeping", kind="dataset")) == ["inventory_snapshot"]
+    api.ok("DELETE", "/api/v1/glossary/terms/Stockkeeping", 204)
+    assert search(api, "stockkeeping")["total"] == 0
+    # delete
+    api.ok("DELETE", "/api/v1/datasets/inventory_snapshot", 204)
+    assert search(api, "inventory")["total"] == 0
+    assert search(api, "warehouse_code")["total"] == 0
