@@ -3,6 +3,7 @@
 #   make test         what CI runs: install, build with -Werror, unit + integration (+ sanitizer pass)
 #   make run|up|down  the local stack (see README.md)
 #   make bench        benchmarks against raw baselines (bench/README.md)
+#   make seed-scale   two tenants of 100,000 datasets each through COPY (scripts/seed_scale.py; SEED_ARGS=--datasets N)
 #   make SANITIZE=address,undefined BUILD=build-san   a sanitizer build
 
 BUILD    ?= build
@@ -42,7 +43,7 @@ MF_INGEST  := $(BUILD)/bin/mf-ingest
 UNIT_SRC := $(wildcard tests/unit/libshared/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/libshared/%.c=$(BUILD)/tests/unit_%)
 
-.PHONY: all test unit run up down bench clean deps format
+.PHONY: all test unit run up down bench clean deps format seed-scale
 all: $(MF_API) $(MF_INGEST)
 
 $(BUILD)/obj/%.o: %.c
@@ -109,6 +110,10 @@ bench:
 	scripts/deps.sh
 	$(MAKE) all
 	bench/run.sh
+
+# Against the stack of `make up` (.run/env) or MF_PG_SUPER_URL/MF_API_URL/MF_PLATFORM_ADMIN_KEY.
+seed-scale:
+	/usr/bin/python3 scripts/seed_scale.py $(SEED_ARGS)
 
 format:
 	clang-format -i libshared/include/mf/*.h libshared/src/*.c services/*/src/*.c

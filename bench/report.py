@@ -236,6 +236,78 @@ def collect(wrk_dir):
     return result
 
 
+# ---- search and lineage at scale (MF_BENCH_SCALE=1: <dir>/scale) ----
+# case: (what, p95 goal in ms)
+SCALE_CASES = {
+    "search_exact": ("GET /api/v1/search?q=<exact name>", 10.0),
+    "search_typo": ("GET /api/v1/search?q=<typo>", 20.0),
+    "suggest": ("GET /api/v1/search/suggest?q=<prefix>", 5.0),
+    "impact": ("GET /api/v1/lineage/impact?node=<hub>&depth=5", 50.0),
+    "graph": ("GET /api/v1/lineage/graph?node=<hub>&depth=2", 20.0),
+}
+SCALE_RATIO_GOAL = 1.5
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(round(p / 100.0 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def collect_scale(scale_dir):
+    """wrk (bench/scale_get.lua lines) and pgbench per-transaction logs of each case."""
+    if not os.path.isdir(scale_dir):
+        return None
+    out = {"cases": {}}
+    try:
+        with open(os.path.join(scale_dir, "seed.json"), encoding="utf-8") as f:
+            seed = json.load(f)
+        out["seed"] = {"datasets_per_tenant": seed.get("datasets_per_tenant"), "timings_s": seed.get("timings_s"),
+                       "counts_a": seed.get("tenants", {}).get("a", {}).get("counts"), "samples": seed.get("samples")}
+    except (OSError, ValueError):
+        out["seed"] = None
+    for name, (what, goal) in SCALE_CASES.items():
+        c = {"what": what, "p95_goal_ms": goal}
+        try:
+            with open(os.path.join(scale_dir, name + ".wrk"), encoding="utf-8") as f:
+                text = f.read()
+            kv = dict(l.split()[:2] for l in text.splitlines() if l.startswith("scale_"))
+            m = re.search(r"Requests/sec:\s*([\d.]+)", text)
+            c.update({"api_rps": float(m.group(1)) if m else None,
+                      "api_p50_ms": int(kv["scale_p50_us"]) / 1000.0, "api_p95_ms": int(kv["scale_p95_us"]) / 1000.0,
+                      "api_p99_ms": int(kv["scale_p99_us"]) / 1000.0, "requests": int(kv["scale_requests"]),
+                      "non_200": int(kv["scale_non_200"]), "socket_errors": int(kv["scale_socket_errors"])})
+        except (OSError, KeyError, ValueError) as e:
+            c["error"] = "wrk: %s" % e
+        lat = []
+        for fn in os.listdir(scale_dir):
+            if fn.startswith(name + ".pgblog."):
+                with open(os.path.join(scale_dir, fn), encoding="utf-8") as f:
+                    for line in f:
+                        parts = line.split()
+                        if len(parts) >= 3 and parts[2].isdigit():
+                            lat.append(int(parts[2]) / 1000.0)
+        try:
+            with open(os.path.join(scale_dir, name + ".pgbench"), encoding="utf-8") as f:
+                m = re.search(r"tps = ([\d.]+)", f.read())
+            c["raw_tps"] = float(m.group(1)) if m else None
+        except OSError:
+            c["raw_tps"] = None
+        c["raw_transactions"] = len(lat)
+        c["raw_p50_ms"], c["raw_p95_ms"], c["raw_p99_ms"] = (percentile(lat, 50), percentile(lat, 95),
+                                                               percentile(lat, 99))
+        if c.get("api_p95_ms") is not None and c["raw_p95_ms"]:
+            c["p95_ratio"] = round(c["api_p95_ms"] / c["raw_p95_ms"], 3)
+        else:
+            c["p95_ratio"] = None
+        c["valid"] = ("error" not in c and c.get("requests", 0) > 0 and len(lat) > 0
+                      and (c["non_200"] + c["socket_errors"]) <= MAX_ERROR_FRACTION * c["requests"])
+        out["cases"][name] = c
+    return out
+
+
 def fmt_rate(v, unit="req/s"):
     return "-" if v is None else "{:,.0f} {}".format(v, unit)
 
@@ -320,6 +392,16 @@ def main():
             met = value >= target if op == ">=" else value <= target
         goals.append({"id": gid, "goal": text, "value": value, "target": "%s %s" % (op, target), "met": met})
 
+    scale = collect_scale(os.path.join(args.dir, "scale"))
+    if scale:
+        for name, c in scale["cases"].items():
+            for gid, text, key, target in (
+                    ("scale_%s_p95" % name, "%s p95 (ms)" % name, "api_p95_ms", c["p95_goal_ms"]),
+                    ("scale_%s_ratio" % name, "%s p95 API / raw SQL" % name, "p95_ratio", SCALE_RATIO_GOAL)):
+                value = c.get(key)
+                goals.append({"id": gid, "goal": text, "value": value, "target": "<= %s" % target,
+                              "met": (value <= target) if value is not None and c["valid"] else None})
+
     results = {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "nproc": os.cpu_count(),
@@ -328,6 +410,8 @@ def main():
         "figures": figures,
         "goals": goals,
     }
+    if scale:
+        results["scale"] = scale
     tmp = args.out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2, sort_keys=False)
@@ -417,6 +501,20 @@ def main():
                       "{:,.0f}".format(lag.get("accepted_rps") or 0), "{:,}".format(lag["max_length"]),
                       "{:,}".format(lag.get("xlen_after", lag.get("final_length", 0))),
                       "{:,}".format(lag.get("applied_by_worker", 0))))
+    if scale:
+        print()
+        sd = scale.get("seed") or {}
+        print("search and lineage at scale: %s datasets per tenant (two tenants), seeded in %s s %s" % (
+            sd.get("datasets_per_tenant"), (sd.get("timings_s") or {}).get("total"),
+            json.dumps(sd.get("timings_s") or {})))
+        head = ("scale case", "API req/s", "API p95", "raw tps", "raw p95", "ratio", "goal p95")
+        rows = []
+        for name, c in scale["cases"].items():
+            rows.append((name + ": " + c["what"] + ("" if c["valid"] else "  [INVALID]"), fmt_rate(c.get("api_rps")),
+                         fmt_ms(c.get("api_p95_ms")), fmt_rate(c.get("raw_tps"), "tx/s"), fmt_ms(c.get("raw_p95_ms")),
+                         "-" if c.get("p95_ratio") is None else "%.2f" % c["p95_ratio"],
+                         "<= %.0f ms" % c["p95_goal_ms"]))
+        print_table(head, rows)
     print()
     print("goals:")
     for g in goals:
@@ -442,7 +540,15 @@ def main():
     print()
     print("results: %s" % args.out)
 
+    if scale:
+        for name, c in scale["cases"].items():
+            if not c["valid"]:
+                print("INVALID: scale %s: %s" % (name, c.get("error") or "%s non-200, %s socket errors in %s requests"
+                                                 % (c.get("non_200"), c.get("socket_errors"), c.get("requests"))),
+                      file=sys.stderr)
     if missing or any(not r.get("valid") for r in runs.values()):
+        return 1
+    if scale and any(not c["valid"] for c in scale["cases"].values()):
         return 1
     if args.strict and any(g["met"] is not True for g in goals):
         return 1

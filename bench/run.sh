@@ -48,6 +48,10 @@
 #   MF_BENCH_PG_FUNCTION_STATS [0]  1: time the SQL functions the worker calls
 #                               (track_functions = all for the service role) and
 #                               report the costliest per event
+#   MF_BENCH_SCALE [0]          1: the search/lineage section at scale (scripts/seed_scale.py,
+#                               then wrk beside pgbench on the same queries; bench/README.md)
+#   MF_BENCH_SCALE_DATASETS [100000]  datasets per tenant of that section (two tenants)
+#   MF_BENCH_SCALE_CONNECTIONS [16]   wrk -c and pgbench -c of that section
 #   MF_BENCH_OUT [bench/results.json]
 #   MF_BENCH_STRICT [0]         1: exit 1 when a goal is not met
 #   MF_BENCH_KEEP [0]           1: keep the work folder (logs, wrk outputs)
@@ -77,6 +81,9 @@ PERSIST_EVENTS="${MF_BENCH_PERSIST_EVENTS:-4096}"
 PERSIST_TIMEOUT="${MF_BENCH_PERSIST_TIMEOUT:-120}"
 INGEST_BATCH="${MF_BENCH_INGEST_BATCH:-256}"
 PG_FUNCTION_STATS="${MF_BENCH_PG_FUNCTION_STATS:-0}"
+SCALE="${MF_BENCH_SCALE:-0}"
+SCALE_DATASETS="${MF_BENCH_SCALE_DATASETS:-100000}"
+SCALE_CONNECTIONS="${MF_BENCH_SCALE_CONNECTIONS:-16}"
 OUT="${MF_BENCH_OUT:-$ROOT/bench/results.json}"
 STRICT="${MF_BENCH_STRICT:-0}"
 KEEP="${MF_BENCH_KEEP:-0}"
@@ -623,6 +630,65 @@ done
 if [ "$INGEST" = 1 ]; then
   measure_lag
 fi
+
+# ---------------------------------------------------------------------------
+# Search and lineage at scale (MF_BENCH_SCALE=1): two tenants seeded through
+# COPY, then each route with wrk beside the SQL it runs with pgbench -f (same
+# per-transaction settings as mf-api, as the service role, same concurrency).
+# ---------------------------------------------------------------------------
+if [ "$SCALE" = 1 ]; then
+  SDIR="$WORK/wrk/scale"
+  mkdir -p "$SDIR"
+  say "scale: seeding two tenants of $SCALE_DATASETS datasets (scripts/seed_scale.py)"
+  fg_run "$PY" "$ROOT/scripts/seed_scale.py" --datasets "$SCALE_DATASETS" --api-url "$API" \
+    --platform-key "$PLATFORM_KEY" --pg-url "$MF_PG_SUPER_URL" --prefix bench-scale \
+    --out "$SDIR/seed.json" >/dev/null 2>"$SDIR/seed.log" || { cat "$SDIR/seed.log" >&2; die "seed_scale.py failed"; }
+  cat "$SDIR/seed.log"
+  # cases.tsv: name, URL path (wrk), pgbench script
+  "$PY" - "$SDIR/seed.json" "$SDIR" <<'EOF' || die "scale: making the cases failed"
+import json, sys, urllib.parse
+seed = json.load(open(sys.argv[1])); d = sys.argv[2]
+t = seed["tenants"]["a"]; s = seed["samples"]; hub = s["hubs"][0]
+# pgbench reads ":word" as a variable: a ':' in a literal is spelled chr(58)
+lit = lambda v: "'" + v.replace("'", "''").replace(":", "' || chr(58) || '") + "'"
+pre = ("BEGIN;\nSELECT set_config('mf.tenant_id', %s, true), set_config('mf.actor', 'bench', true), "
+       "set_config('mf.request_id', 'bench', true), set_config('mf.client_addr', '127.0.0.1', true), "
+       "set_config('mf.user_id', '', true), set_config('mf.write_all', '', true), set_config('mf.scope', '', true);\n"
+       % lit(t["id"]))
+search = ("SELECT items::text, next_key::text, facets::text, total FROM mf_search(%s, NULL, NULL, NULL, NULL, NULL, "
+          "NULL, 20, NULL);")
+cases = [
+    ("search_exact", "/api/v1/search?" + urllib.parse.urlencode({"q": s["exact"]}), search % lit(s["exact"])),
+    ("search_typo", "/api/v1/search?" + urllib.parse.urlencode({"q": s["typo"]}), search % lit(s["typo"])),
+    ("suggest", "/api/v1/search/suggest?" + urllib.parse.urlencode({"q": s["prefix"]}),
+     "SELECT jsonb_build_object('items', mf_search_suggest(%s, 10))::text;" % lit(s["prefix"])),
+    ("impact", "/api/v1/lineage/impact?" + urllib.parse.urlencode({"node": hub, "depth": 5}),
+     "SELECT mf_lineage_impact(%s, 5, 2000)::text;" % lit(hub)),
+    ("graph", "/api/v1/lineage/graph?" + urllib.parse.urlencode({"node": hub, "depth": 2}),
+     "SELECT mf_lineage_graph(%s, 2, 'both', 2000)::text;" % lit(hub)),
+]
+with open(d + "/cases.tsv", "w") as f:
+    for name, path, sql in cases:
+        open("%s/%s.sql" % (d, name), "w").write(pre + sql + "\nEND;\n")
+        f.write("%s\t%s\t%s/%s.sql\n" % (name, path, d, name))
+open(d + "/key", "w").write(t["api_key"])
+EOF
+  SCALE_KEY="$(cat "$SDIR/key")"
+  while IFS=$'\t' read -r name path sqlf; do
+    servers_alive
+    code="$(curl -s -o "$SDIR/$name.sample.json" -w '%{http_code}' -H "Authorization: Bearer $SCALE_KEY" "$API$path")"
+    [ "$code" = 200 ] || warn "scale: $name answered $code: $(head -c 300 "$SDIR/$name.sample.json")"
+    wrk -t2 -c"$SCALE_CONNECTIONS" -d"${WARMUP}s" --timeout 60s -H "Authorization: Bearer $SCALE_KEY" "$API$path" >/dev/null 2>&1 || true
+    fg_run wrk -t2 -c"$SCALE_CONNECTIONS" -d"${DURATION}s" --timeout 60s --latency -s "$ROOT/bench/scale_get.lua" \
+      -H "Authorization: Bearer $SCALE_KEY" "$API$path" >"$SDIR/$name.wrk" 2>&1 || warn "scale: wrk $name failed"
+    pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$WARMUP" -f "$sqlf" "$MF_PG_URL" >/dev/null 2>&1 || true
+    (cd "$SDIR" && pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$DURATION" -f "$sqlf" \
+      -l --log-prefix "$name.pgblog" "$MF_PG_URL" >"$SDIR/$name.pgbench" 2>&1) || warn "scale: pgbench $name failed"
+    say "$(printf 'scale %-13s wrk p95 %s us; pgbench %s' "$name" \
+      "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk")" "$(grep -m1 '^tps' "$SDIR/$name.pgbench")")"
+  done <"$SDIR/cases.tsv"
+fi
+
 servers_alive
 LOADAVG_END="$(cut -d' ' -f1 /proc/loadavg)"
 
