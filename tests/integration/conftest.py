@@ -181,6 +181,16 @@ def assert_4xx_envelope(resp):
     return assert_error(resp, resp.status_code)
 
 
+def poll_status(client, method, path, want, seconds, **kw):
+    """Repeat a request until it answers `want` or the deadline passes; return the last answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        r = client.req(method, path, **kw)
+        if r.status_code == want or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
 def assert_ts(value):
     assert isinstance(value, str) and RFC3339_RE.match(value), "not RFC 3339 UTC: %r" % (value,)
 

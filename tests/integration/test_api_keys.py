@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import (KEY_RE, UUID_RE, Api, assert_error, assert_list_page, assert_ts, psql,
+from conftest import (KEY_RE, poll_status, UUID_RE, Api, assert_error, assert_list_page, assert_ts, psql,
                       unique)
 from people import People
 
@@ -33,16 +33,6 @@ def rfc3339(dt):
 
 def now():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def poll_status(client, method, path, want, seconds, **kw):
-    """Repeat a request until it answers `want` or the deadline passes; return the last answer."""
-    deadline = time.monotonic() + seconds
-    while True:
-        r = client.req(method, path, **kw)
-        if r.status_code == want or time.monotonic() > deadline:
-            return r
-        time.sleep(0.1)
 
 
 def keys_of(api):

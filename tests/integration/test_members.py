@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import UUID_RE, Api, assert_error, assert_list_page, assert_ts, psql, unique
+from conftest import UUID_RE, Api, poll_status, assert_error, assert_list_page, assert_ts, psql, unique
 from people import People, Person, sql_str
 
 MEMBER_KEYS = {"user", "role", "created_at", "last_login_at", "grants"}
@@ -36,15 +36,6 @@ def rfc3339(dt):
 
 def parse_ts(s):
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-
-
-def poll_status(client, method, path, want, seconds, **kw):
-    deadline = time.monotonic() + seconds
-    while True:
-        r = client.req(method, path, **kw)
-        if r.status_code == want or time.monotonic() > deadline:
-            return r
-        time.sleep(0.1)
 
 
 def members_of(api):

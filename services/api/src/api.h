@@ -26,6 +26,8 @@ void mf_api_register_search(void);
 const char *mf_api_namespace_or_respond(mf_req_t *r);
 /* A required or optional query value that must be a valid name; answers 400 itself. */
 int mf_api_query_name_or_respond(mf_req_t *r, const char *key, int required, const char **out) MF_MUST_CHECK;
+/* An optional query value that must be a valid tag (NULL when absent or empty); answers 400 itself. */
+int mf_api_query_tag_or_respond(mf_req_t *r, const char *key, const char **out) MF_MUST_CHECK;
 /* Answer a dataset document (row 0: document, version) with its ETag, or 404 when there is no row. */
 void mf_api_respond_dataset(mf_req_t *r, PGresult *res, int status);
 /* Answer 201 {"<member>": <row 0 column 0>, "api_key": <the new key in mf_req_data>}. */

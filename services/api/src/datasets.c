@@ -160,18 +160,13 @@ static void delete_dataset(mf_req_t *r)
 
 static void list_datasets(mf_req_t *r)
 {
-    const char *ns, *domain, *owner, *format, *tag = mf_req_query(r, "tag"), *since = mf_req_query(r, "updated_since");
+    const char *ns, *domain, *owner, *format, *tag, *since = mf_req_query(r, "updated_since");
     if (mf_api_query_name_or_respond(r, "namespace", 0, &ns) != 0 ||
         mf_api_query_name_or_respond(r, "domain", 0, &domain) != 0 ||
         mf_api_query_name_or_respond(r, "owner", 0, &owner) != 0 ||
-        mf_api_query_name_or_respond(r, "format", 0, &format) != 0)
+        mf_api_query_name_or_respond(r, "format", 0, &format) != 0 ||
+        mf_api_query_tag_or_respond(r, "tag", &tag) != 0)
         return;
-    if (tag != NULL && tag[0] == '\0')
-        tag = NULL;
-    if (tag != NULL && !mf_catalog_tag_ok(tag)) {
-        mf_respond_error(r, MF_EINVALID_REQUEST, "tag must be 1-128 characters of letters, digits and _.:/-");
-        return;
-    }
     if (since != NULL && since[0] == '\0')
         since = NULL;
     if (since != NULL && !mf_time_is_rfc3339(since)) {

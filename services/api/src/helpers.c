@@ -40,6 +40,20 @@ int mf_api_query_name_or_respond(mf_req_t *r, const char *key, int required, con
     return 0;
 }
 
+int mf_api_query_tag_or_respond(mf_req_t *r, const char *key, const char **out)
+{
+    const char *v = mf_req_query(r, key);
+    *out = NULL;
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    if (!mf_catalog_tag_ok(v)) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "%s must be 1-128 characters of letters, digits and _.:/-", key);
+        return MF_EINVALID_REQUEST;
+    }
+    *out = v;
+    return 0;
+}
+
 void mf_api_register_statements(mf_pg_stmt_t *stmts)
 {
     for (mf_pg_stmt_t *s = stmts; s->name != NULL; s++)

@@ -92,25 +92,20 @@ static void on_search(mf_req_t *r, PGresult *res)
 
 static void search(mf_req_t *r)
 {
-    const char *q, *kind = mf_req_query(r, "kind"), *tag = mf_req_query(r, "tag");
+    const char *q, *kind = mf_req_query(r, "kind"), *tag;
     const char *ns, *domain, *owner, *format;
     char limit[16];
     if (q_or_respond(r, &q) != 0 || limit_or_respond(r, SEARCH_LIMIT_MAX, 20, limit, sizeof(limit)) != 0 ||
         mf_api_query_name_or_respond(r, "namespace", 0, &ns) != 0 ||
         mf_api_query_name_or_respond(r, "domain", 0, &domain) != 0 ||
         mf_api_query_name_or_respond(r, "owner", 0, &owner) != 0 ||
-        mf_api_query_name_or_respond(r, "format", 0, &format) != 0)
+        mf_api_query_name_or_respond(r, "format", 0, &format) != 0 ||
+        mf_api_query_tag_or_respond(r, "tag", &tag) != 0)
         return;
     if (kind != NULL && kind[0] == '\0')
         kind = NULL;
     if (kind != NULL && strcmp(kind, "dataset") != 0 && strcmp(kind, "field") != 0 && strcmp(kind, "term") != 0) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "kind must be dataset, field or term");
-        return;
-    }
-    if (tag != NULL && tag[0] == '\0')
-        tag = NULL;
-    if (tag != NULL && !mf_catalog_tag_ok(tag)) {
-        mf_respond_error(r, MF_EINVALID_REQUEST, "tag must be 1-128 characters of letters, digits and _.:/-");
         return;
     }
     /* the cursor, checked as every list's is (limit read above, within 1-100) */
