@@ -207,9 +207,11 @@ static void login(mf_req_t *r)
         mf_respond_error(r, MF_EINVALID_REQUEST, "query parameter tenant (the tenant's id or name) is required");
         return;
     }
-    /* only a path on this site: an absolute or scheme-relative URL would make us an open redirect */
+    /* only a path on this site: an absolute or scheme-relative URL would make us an open redirect, and
+     * browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"), so no whitespace at all */
     if (return_to != NULL && (return_to[0] != '/' || return_to[1] == '/' || return_to[1] == '\\' ||
-                              strlen(return_to) > 512 || strpbrk(return_to, "\r\n") != NULL)) {
+                              strlen(return_to) > 512 || strpbrk(return_to, " \t\r\n\v\f") != NULL ||
+                              !mf_text_is_clean(return_to, strlen(return_to), 0))) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "return_to must be a path on this site, such as /datasets");
         return;
     }
