@@ -124,24 +124,6 @@ $$;
 
 -- ---------- the walk ----------
 
--- The edges out of one dataset, by its index. A function (plpgsql: never
--- inlined) so that the graph queries look edges up per node whatever the
--- planner's statistics say (a freshly written graph has none).
-CREATE FUNCTION mf_graph_out_edges(p_id uuid) RETURNS SETOF lineage_edges
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY SELECT * FROM lineage_edges e WHERE e.source_id = p_id AND e.tenant_id = mf_current_tenant();
-END
-$$;
-
-CREATE FUNCTION mf_graph_in_edges(p_id uuid) RETURNS SETOF lineage_edges
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY SELECT * FROM lineage_edges e WHERE e.target_id = p_id AND e.tenant_id = mf_current_tenant();
-END
-$$;
-
-
 /*
  * Breadth-first walk from p_seeds (distance p_first) in direction p_dir
  * ('up' or 'down'), at most p_depth distance, at most p_limit nodes
@@ -149,6 +131,11 @@ $$;
  * walked through column_lineage, else dataset uuids as text. Returns the
  * nodes in order of distance with their distance and parent (NULL for
  * seeds), and whether the limit cut the walk short.
+ *
+ * One set-based statement per level: the frontier's edges are read through
+ * the (source_id, target_id) or target_id index with `= ANY (frontier)`
+ * (an index scan whatever the statistics say), and nodes already taken are
+ * dropped with a hashed NOT IN over the keys so far (no per-node calls).
  */
 CREATE FUNCTION mf_graph_walk(p_seeds text[], p_first integer, p_dir text, p_field boolean, p_depth integer,
                               p_limit integer, OUT keys text[], OUT dists integer[], OUT parents text[],
@@ -156,11 +143,11 @@ CREATE FUNCTION mf_graph_walk(p_seeds text[], p_first integer, p_dir text, p_fie
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     frontier text[];
+    fids uuid[];
     nxt_keys text[];
     nxt_parents text[];
     d integer := p_first;
     room integer;
-    seen jsonb;
 BEGIN
     truncated := false;
     SELECT coalesce(array_agg(s ORDER BY s), '{}') INTO frontier FROM (SELECT DISTINCT s FROM unnest(p_seeds) s) x;
@@ -171,44 +158,50 @@ BEGIN
     keys := frontier;
     dists := array_fill(p_first, ARRAY[cardinality(frontier)]);
     parents := array_fill(NULL::text, ARRAY[cardinality(frontier)]);
-    SELECT coalesce(jsonb_object_agg(k, true), '{}') INTO seen FROM unnest(frontier) k;
     WHILE d < p_depth AND cardinality(frontier) > 0 AND NOT truncated LOOP
         d := d + 1;
+        IF NOT p_field THEN
+            fids := frontier::uuid[];
+        ELSE
+            SELECT array_agg(DISTINCT substr(f, 1, 36)::uuid) INTO fids FROM unnest(frontier) f;
+        END IF;
         IF NOT p_field AND p_dir = 'down' THEN
             SELECT coalesce(array_agg(k ORDER BY k), '{}'), coalesce(array_agg(p ORDER BY k), '{}')
             INTO nxt_keys, nxt_parents
             FROM (SELECT DISTINCT ON (e.target_id) e.target_id::text k, e.source_id::text p
-                  FROM unnest(frontier::uuid[]) f(id) CROSS JOIN LATERAL mf_graph_out_edges(f.id) e
-                  WHERE NOT seen ? e.target_id::text
+                  FROM lineage_edges e
+                  WHERE e.source_id = ANY (fids) AND e.tenant_id = mf_current_tenant()
+                    AND e.target_id::text NOT IN (SELECT unnest(keys))
                   ORDER BY e.target_id, e.source_id) x;
         ELSIF NOT p_field THEN
             SELECT coalesce(array_agg(k ORDER BY k), '{}'), coalesce(array_agg(p ORDER BY k), '{}')
             INTO nxt_keys, nxt_parents
             FROM (SELECT DISTINCT ON (e.source_id) e.source_id::text k, e.target_id::text p
-                  FROM unnest(frontier::uuid[]) f(id) CROSS JOIN LATERAL mf_graph_in_edges(f.id) e
-                  WHERE NOT seen ? e.source_id::text
+                  FROM lineage_edges e
+                  WHERE e.target_id = ANY (fids) AND e.tenant_id = mf_current_tenant()
+                    AND e.source_id::text NOT IN (SELECT unnest(keys))
                   ORDER BY e.source_id, e.target_id) x;
         ELSIF p_dir = 'down' THEN
             SELECT coalesce(array_agg(k ORDER BY k), '{}'), coalesce(array_agg(p ORDER BY k), '{}')
             INTO nxt_keys, nxt_parents
             FROM (SELECT DISTINCT ON (k) k, p FROM (
-                      SELECT e.target_id::text || '/' || c.target_field k, f.key p
-                      FROM unnest(frontier) f(key)
-                      CROSS JOIN LATERAL mf_graph_out_edges(substr(f.key, 1, 36)::uuid) e
-                      JOIN column_lineage c ON c.edge_id = e.id AND c.source_field = substr(f.key, 38)
+                      SELECT e.target_id::text || '/' || c.target_field k, e.source_id::text || '/' || c.source_field p
+                      FROM lineage_edges e
+                      JOIN column_lineage c ON c.edge_id = e.id
+                      WHERE e.source_id = ANY (fids) AND e.tenant_id = mf_current_tenant()
                       ) y
-                  WHERE NOT seen ? k
+                  WHERE p IN (SELECT unnest(frontier)) AND k NOT IN (SELECT unnest(keys))
                   ORDER BY k, p) x;
         ELSE
             SELECT coalesce(array_agg(k ORDER BY k), '{}'), coalesce(array_agg(p ORDER BY k), '{}')
             INTO nxt_keys, nxt_parents
             FROM (SELECT DISTINCT ON (k) k, p FROM (
-                      SELECT e.source_id::text || '/' || c.source_field k, f.key p
-                      FROM unnest(frontier) f(key)
-                      CROSS JOIN LATERAL mf_graph_in_edges(substr(f.key, 1, 36)::uuid) e
-                      JOIN column_lineage c ON c.edge_id = e.id AND c.target_field = substr(f.key, 38)
+                      SELECT e.source_id::text || '/' || c.source_field k, e.target_id::text || '/' || c.target_field p
+                      FROM lineage_edges e
+                      JOIN column_lineage c ON c.edge_id = e.id
+                      WHERE e.target_id = ANY (fids) AND e.tenant_id = mf_current_tenant()
                       ) y
-                  WHERE NOT seen ? k
+                  WHERE p IN (SELECT unnest(frontier)) AND k NOT IN (SELECT unnest(keys))
                   ORDER BY k, p) x;
         END IF;
         room := p_limit - cardinality(keys);
@@ -221,7 +214,6 @@ BEGIN
         dists := dists || array_fill(d, ARRAY[cardinality(nxt_keys)]);
         parents := parents || nxt_parents;
         frontier := nxt_keys;
-        SELECT seen || coalesce(jsonb_object_agg(k, true), '{}') INTO seen FROM unnest(nxt_keys) k;
     END LOOP;
 END
 $$;
@@ -302,17 +294,6 @@ BEGIN
 END
 $$;
 
--- The dataset node data (no neighbour lists: see the top of this file).
-CREATE FUNCTION mf_graph_dataset_data(d datasets) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
-        'namespace', d.namespace, 'name', d.name, 'description', d.description, 'format', d.format,
-        'domain', (SELECT name FROM domains WHERE id = d.domain_id),
-        'owner', (SELECT name FROM owners WHERE id = d.owner_id),
-        'tags', to_jsonb(d.tags), 'placeholder', d.placeholder, 'lifecycle', d.lifecycle,
-        'updated_at', mf_ts(d.updated_at))
-$$;
-
 /*
  * The walk for an endpoint: the start node resolved (404/400 raised), then
  * up, down or both (ancestors and descendants, sharing p_limit), merged to
@@ -372,26 +353,38 @@ $$;
  * returned nodes.
  */
 CREATE FUNCTION mf_lineage_graph(p_node text, p_depth integer, p_dir text, p_limit integer) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     g record;
     v_nodes jsonb;
     v_edges jsonb;
     v_set jsonb;
+    v_ids uuid[];
+    v_names jsonb;
+    v_oids uuid[];
+    v_dids uuid[];
+    v_own jsonb;
+    v_dom jsonb;
 BEGIN
     SELECT * INTO g FROM mf_graph_collect(p_node, p_depth, p_dir, p_limit);
-    SELECT coalesce(jsonb_object_agg(k, true), '{}') INTO v_set FROM unnest(g.keys) k;
     IF g.kind <> 'datasetField' THEN
-        -- lookups by primary key and hashed membership only: the plan must not
-        -- depend on statistics (a freshly written graph has none)
-        WITH n AS MATERIALIZED (SELECT * FROM unnest(g.keys, g.dists) n(k, dist)),
-        e AS MATERIALIZED (
-            SELECT e.id, e.job_id,
-                   (SELECT mf_graph_dataset_id(d.namespace, d.name) FROM datasets d WHERE d.id = e.source_id) f,
-                   (SELECT mf_graph_dataset_id(d.namespace, d.name) FROM datasets d WHERE d.id = e.target_id) t
-            FROM n CROSS JOIN LATERAL mf_graph_out_edges(n.k::uuid) e
-            WHERE v_set ? e.target_id::text),
-        j AS (SELECT j.id, j.namespace, j.name, j.description, mf_graph_job_id(j.namespace, j.name) nid
+        -- set-based: the nodes' rows by primary key (= ANY), their edges by
+        -- the (source_id, target_id) index, names and membership through
+        -- hashed JSON lookups, so the plan does not depend on statistics
+        v_ids := g.keys::uuid[];
+        SELECT coalesce(jsonb_object_agg(k, dist), '{}') INTO v_set FROM unnest(g.keys, g.dists) n(k, dist);
+        SELECT coalesce(jsonb_object_agg(d.id::text, mf_graph_dataset_id(d.namespace, d.name)), '{}'),
+               coalesce(array_agg(DISTINCT d.owner_id) FILTER (WHERE d.owner_id IS NOT NULL), '{}'),
+               coalesce(array_agg(DISTINCT d.domain_id) FILTER (WHERE d.domain_id IS NOT NULL), '{}')
+        INTO v_names, v_oids, v_dids
+        FROM datasets d WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant();
+        SELECT coalesce(jsonb_object_agg(o.id::text, o.name), '{}') INTO v_own FROM owners o WHERE o.id = ANY (v_oids);
+        SELECT coalesce(jsonb_object_agg(m.id::text, m.name), '{}') INTO v_dom FROM domains m WHERE m.id = ANY (v_dids);
+        WITH e AS MATERIALIZED (
+            SELECT e.id, e.job_id, v_names->>e.source_id::text f, v_names->>e.target_id::text t
+            FROM lineage_edges e
+            WHERE e.source_id = ANY (v_ids) AND e.tenant_id = mf_current_tenant() AND v_set ? e.target_id::text),
+        j AS MATERIALIZED (SELECT j.id, j.namespace, j.name, j.description, mf_graph_job_id(j.namespace, j.name) nid
               FROM jobs j WHERE j.id IN (SELECT job_id FROM e) OR (g.kind = 'job' AND j.id = g.start_id)),
         je AS (SELECT DISTINCT e.f, j.nid t, 'input' ty FROM e JOIN j ON j.id = e.job_id
                UNION SELECT DISTINCT j.nid, e.t, 'output' FROM e JOIN j ON j.id = e.job_id)
@@ -402,20 +395,27 @@ BEGIN
                                                                                      'name', j.name,
                                                                                      'description', j.description))
                                        ORDER BY j.namespace, j.name), '[]') FROM j)
-            || (SELECT coalesce(jsonb_agg(jsonb_build_object('id', mf_graph_dataset_id(d.namespace, d.name),
-                                                             'type', 'dataset', 'distance', n.dist,
-                                                             'data', mf_graph_dataset_data(d))
-                                          ORDER BY n.dist, d.namespace, d.name), '[]')
-                FROM n CROSS JOIN LATERAL (SELECT * FROM datasets x WHERE x.id = n.k::uuid) d),
+            || (SELECT coalesce(jsonb_agg(jsonb_build_object('id', v_names->>d.id::text,
+                                                             'type', 'dataset', 'distance', (v_set->>d.id::text)::int,
+                                                             'data', jsonb_build_object(
+                        'namespace', d.namespace, 'name', d.name, 'description', d.description, 'format', d.format,
+                        'domain', v_dom->>d.domain_id::text, 'owner', v_own->>d.owner_id::text,
+                        'tags', to_jsonb(d.tags), 'placeholder', d.placeholder, 'lifecycle', d.lifecycle,
+                        'updated_at', mf_ts(d.updated_at)))
+                                          ORDER BY (v_set->>d.id::text)::int, d.namespace, d.name), '[]')
+                FROM datasets d
+                WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant()),
             (SELECT coalesce(jsonb_agg(jsonb_build_object('from', e.f, 'to', e.t, 'type', 'lineage', 'edge_id', e.id,
                                                           'job', j.nid) ORDER BY e.f, e.t), '[]')
-             FROM e LEFT JOIN LATERAL (SELECT * FROM j WHERE j.id = e.job_id) j ON true)
+             FROM e LEFT JOIN j ON j.id = e.job_id)
             || (SELECT coalesce(jsonb_agg(jsonb_build_object('from', je.f, 'to', je.t, 'type', je.ty)
                                           ORDER BY je.f, je.t), '[]') FROM je)
         INTO v_nodes, v_edges;
     ELSE
-        WITH n AS (SELECT * FROM unnest(g.keys, g.dists) n(k, dist)),
-        dn AS (SELECT DISTINCT substr(k, 1, 36)::uuid id FROM n)
+        v_ids := ARRAY(SELECT DISTINCT substr(k, 1, 36)::uuid FROM unnest(g.keys) k);
+        SELECT coalesce(jsonb_object_agg(k, true), '{}') INTO v_set FROM unnest(g.keys) k;
+        SELECT coalesce(jsonb_object_agg(d.id::text, jsonb_build_array(d.namespace, d.name)), '{}') INTO v_names
+        FROM datasets d WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant();
         SELECT
             (SELECT coalesce(jsonb_agg(jsonb_build_object(
                         'id', mf_graph_field_id(d.namespace, d.name, substr(n.k, 38)), 'type', 'datasetField',
@@ -425,20 +425,22 @@ BEGIN
                                                               AND f.name = substr(n.k, 38)),
                                                    'dataset', mf_graph_dataset_id(d.namespace, d.name)))
                         ORDER BY n.dist, d.namespace, d.name, substr(n.k, 38)), '[]')
-             FROM n JOIN datasets d ON d.id = substr(n.k, 1, 36)::uuid),
+             FROM unnest(g.keys, g.dists) n(k, dist) JOIN datasets d ON d.id = substr(n.k, 1, 36)::uuid
+             WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant()),
             (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'from', mf_graph_field_id(sd.namespace, sd.name, c.source_field),
-                        'to', mf_graph_field_id(td.namespace, td.name, c.target_field),
-                        'type', 'column', 'edge_id', e.id, 'transformation', c.transformation,
-                        'expression', c.expression,
-                        'job', (SELECT mf_graph_job_id(j.namespace, j.name) FROM jobs j WHERE j.id = e.job_id))
-                        ORDER BY sd.namespace, sd.name, c.source_field, td.namespace, td.name, c.target_field), '[]')
-             FROM dn JOIN lineage_edges e ON e.source_id = dn.id
-             JOIN column_lineage c ON c.edge_id = e.id
-             JOIN datasets sd ON sd.id = e.source_id JOIN datasets td ON td.id = e.target_id
-             WHERE e.tenant_id = mf_current_tenant()
-               AND e.source_id::text || '/' || c.source_field IN (SELECT k FROM n)
-               AND e.target_id::text || '/' || c.target_field IN (SELECT k FROM n))
+                        'from', mf_graph_field_id(x.sns, x.sn, x.source_field),
+                        'to', mf_graph_field_id(x.tns, x.tn, x.target_field),
+                        'type', 'column', 'edge_id', x.id, 'transformation', x.transformation,
+                        'expression', x.expression,
+                        'job', (SELECT mf_graph_job_id(j.namespace, j.name) FROM jobs j WHERE j.id = x.job_id))
+                        ORDER BY x.sns, x.sn, x.source_field, x.tns, x.tn, x.target_field), '[]')
+             FROM (SELECT e.id, e.job_id, c.source_field, c.target_field, c.transformation, c.expression,
+                          v_names->e.source_id::text->>0 sns, v_names->e.source_id::text->>1 sn,
+                          v_names->e.target_id::text->>0 tns, v_names->e.target_id::text->>1 tn
+                   FROM lineage_edges e JOIN column_lineage c ON c.edge_id = e.id
+                   WHERE e.source_id = ANY (v_ids) AND e.tenant_id = mf_current_tenant()
+                     AND v_set ? (e.source_id::text || '/' || c.source_field)
+                     AND v_set ? (e.target_id::text || '/' || c.target_field)) x)
         INTO v_nodes, v_edges;
     END IF;
     RETURN jsonb_build_object('node', g.node_id, 'depth', p_depth, 'direction', p_dir,
@@ -456,44 +458,73 @@ $$;
  * least distance and one shortest path of node ids from the start to it.
  */
 CREATE FUNCTION mf_lineage_impact(p_node text, p_depth integer, p_limit integer) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     s record;
     w record;
     v_out jsonb;
+    v_ids uuid[];
+    v_nids jsonb;
+    v_paths jsonb := '{}';
+    v_ds jsonb;
+    lvl integer;
 BEGIN
     SELECT * INTO s FROM mf_graph_resolve(p_node);
     SELECT * INTO w FROM mf_graph_walk_from(s.kind, s.id, s.field, 'down', p_depth, p_limit);
-    WITH RECURSIVE n AS (
-        SELECT x.k, x.dist, x.parent, d.namespace, d.name,
-               CASE WHEN s.kind = 'datasetField' THEN substr(x.k, 38) END field,
-               CASE WHEN s.kind = 'datasetField' THEN mf_graph_field_id(d.namespace, d.name, substr(x.k, 38))
-                    ELSE mf_graph_dataset_id(d.namespace, d.name) END nid,
-               mf_graph_dataset_id(d.namespace, d.name) did,
-               (SELECT o.name FROM owners o WHERE o.id = d.owner_id) owner,
-               (SELECT m.name FROM domains m WHERE m.id = d.domain_id) domain
+    SELECT coalesce(array_agg(DISTINCT substr(k, 1, 36)::uuid), '{}') INTO v_ids FROM unnest(w.keys) k;
+    -- each node's id, then one shortest path per node, a level at a time
+    -- from its parent's (hashed JSON lookups: no join whose plan depends on
+    -- statistics)
+    -- the datasets once, by primary key, as a JSON map (no join whose plan
+    -- depends on statistics; RLS applies here)
+    WITH d AS MATERIALIZED (SELECT d.id, d.namespace, d.name, d.owner_id, d.domain_id FROM datasets d
+                            WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant()),
+    o AS MATERIALIZED (SELECT coalesce(jsonb_object_agg(o.id::text, o.name), '{}') m FROM owners o
+                       WHERE o.id = ANY (ARRAY(SELECT DISTINCT owner_id FROM d WHERE owner_id IS NOT NULL))),
+    m AS MATERIALIZED (SELECT coalesce(jsonb_object_agg(m.id::text, m.name), '{}') m FROM domains m
+                       WHERE m.id = ANY (ARRAY(SELECT DISTINCT domain_id FROM d WHERE domain_id IS NOT NULL)))
+    SELECT coalesce(jsonb_object_agg(d.id::text, jsonb_build_object('ns', d.namespace, 'n', d.name,
+                                                                      'o', o.m->>d.owner_id::text,
+                                                                      'm', m.m->>d.domain_id::text)), '{}')
+    INTO v_ds FROM d, o, m;
+    SELECT coalesce(jsonb_object_agg(x.k, CASE WHEN s.kind = 'datasetField'
+                                               THEN mf_graph_field_id(y->>'ns', y->>'n', substr(x.k, 38))
+                                               ELSE mf_graph_dataset_id(y->>'ns', y->>'n') END), '{}')
+    INTO v_nids
+    FROM unnest(w.keys) x(k), LATERAL (SELECT v_ds->substr(x.k, 1, 36) y) z
+    WHERE y IS NOT NULL;
+    FOR lvl IN SELECT DISTINCT dist FROM unnest(w.dists) dist ORDER BY dist LOOP
+        SELECT v_paths || coalesce(jsonb_object_agg(x.k, coalesce(v_paths -> x.parent,
+                                                                  CASE WHEN s.kind = 'job' THEN jsonb_build_array(s.node_id)
+                                                                       ELSE '[]' END)
+                                                         || jsonb_build_array(v_nids ->> x.k)), '{}')
+        INTO v_paths
         FROM unnest(w.keys, w.dists, w.parents) x(k, dist, parent)
-        JOIN datasets d ON d.id = substr(x.k, 1, 36)::uuid),
-    p AS (SELECT n.k, n.parent cur, ARRAY[n.nid] path FROM n
-          UNION ALL
-          SELECT p.k, n.parent, n.nid || p.path FROM p JOIN n ON n.k = p.cur),
-    hit AS (SELECT n.*, CASE WHEN s.kind = 'job' THEN s.node_id || p.path ELSE p.path END path
-            FROM n JOIN p ON p.k = n.k AND p.cur IS NULL
-            WHERE n.dist > 0),
+        WHERE x.dist = lvl AND v_nids ? x.k;
+    END LOOP;
+    WITH hit AS MATERIALIZED (
+        SELECT x.k, x.dist, y->>'ns' namespace, y->>'n' name,
+               CASE WHEN s.kind = 'datasetField' THEN substr(x.k, 38) END field,
+               v_nids ->> x.k nid,
+               mf_graph_dataset_id(y->>'ns', y->>'n') did,
+               y->>'o' owner, y->>'m' domain, v_paths -> x.k path
+        FROM unnest(w.keys, w.dists) x(k, dist), LATERAL (SELECT v_ds->substr(x.k, 1, 36) y) z
+        WHERE x.dist > 0 AND v_paths ? x.k),
     fld AS (SELECT * FROM hit WHERE s.kind = 'datasetField'),
-    ds AS (SELECT DISTINCT ON (did) did nid, namespace, name, dist, path, owner, domain FROM hit
+    -- (paths of one distance have one length: jsonb orders them as text[] would)
+    ds AS MATERIALIZED (SELECT DISTINCT ON (did) did nid, namespace, name, dist, path, owner, domain FROM hit
            ORDER BY did, dist, path),
-    items AS (
+    items AS MATERIALIZED (
         SELECT ds.dist, 0 ord, ds.namespace, ds.name, '' field,
                jsonb_build_object('id', ds.nid, 'type', 'dataset', 'namespace', ds.namespace, 'name', ds.name,
                                   'owner', ds.owner, 'domain', ds.domain, 'distance', ds.dist,
-                                  'path', to_jsonb(ds.path)) doc
+                                  'path', ds.path) doc
         FROM ds
         UNION ALL
         SELECT fld.dist, 1, fld.namespace, fld.name, fld.field,
                jsonb_build_object('id', fld.nid, 'type', 'datasetField', 'namespace', fld.namespace, 'name', fld.name,
                                   'field', fld.field, 'dataset', fld.did, 'owner', fld.owner, 'domain', fld.domain,
-                                  'distance', fld.dist, 'path', to_jsonb(fld.path))
+                                  'distance', fld.dist, 'path', fld.path)
         FROM fld)
     SELECT jsonb_build_object(
         'node', s.node_id, 'depth', p_depth,
@@ -523,26 +554,30 @@ $$;
  * dataset -> dataset. Both directions from the node.
  */
 CREATE FUNCTION mf_lineage_marquez(p_node text, p_depth integer, p_limit integer) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 DECLARE
     g record;
     v_out jsonb;
     v_set jsonb;
+    v_ids uuid[];
+    v_names jsonb;
 BEGIN
     IF p_node LIKE 'datasetField:%' THEN
         PERFORM mf_raise('400', 'nodeId: a datasetField node has no Marquez lineage graph; '
                                 'use GET /api/v1/lineage/graph?node=datasetField:...');
     END IF;
     SELECT * INTO g FROM mf_graph_collect(p_node, p_depth, 'both', p_limit);
+    v_ids := g.keys::uuid[];
     SELECT coalesce(jsonb_object_agg(k, true), '{}') INTO v_set FROM unnest(g.keys) k;
+    SELECT coalesce(jsonb_object_agg(d.id::text, mf_graph_dataset_id(d.namespace, d.name)), '{}') INTO v_names
+    FROM datasets d WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant();
     WITH n AS MATERIALIZED (
-        SELECT d.*, mf_graph_dataset_id(d.namespace, d.name) nid
-        FROM unnest(g.keys) x(k) CROSS JOIN LATERAL (SELECT * FROM datasets y WHERE y.id = x.k::uuid) d),
+        SELECT d.*, v_names->>d.id::text nid
+        FROM datasets d WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant()),
     e AS MATERIALIZED (
-        SELECT e.id, e.job_id, a.nid f,
-               (SELECT mf_graph_dataset_id(d.namespace, d.name) FROM datasets d WHERE d.id = e.target_id) t
-        FROM n a CROSS JOIN LATERAL mf_graph_out_edges(a.id) e
-        WHERE v_set ? e.target_id::text),
+        SELECT e.id, e.job_id, v_names->>e.source_id::text f, v_names->>e.target_id::text t
+        FROM lineage_edges e
+        WHERE e.source_id = ANY (v_ids) AND e.tenant_id = mf_current_tenant() AND v_set ? e.target_id::text),
     j AS (SELECT j.*, mf_graph_job_id(j.namespace, j.name) nid
           FROM jobs j WHERE j.id IN (SELECT job_id FROM e) OR (g.kind = 'job' AND j.id = g.start_id)),
     x AS (SELECT e.f origin, e.t destination FROM e WHERE e.job_id IS NULL
