@@ -238,12 +238,12 @@ $$;
 CREATE FUNCTION mf_member_doc(m memberships) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'user', (SELECT jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name) FROM users u
-                 WHERE u.id = m.user_id),
+        'user', CASE WHEN u.id IS NOT NULL THEN jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name) END,
         'role', m.role, 'created_at', mf_ts(m.created_at), 'created_by', m.created_by,
-        'last_login_at', (SELECT mf_ts(u.last_login_at) FROM users u WHERE u.id = m.user_id),
+        'last_login_at', mf_ts(u.last_login_at),
         'grants', (SELECT coalesce(jsonb_agg(mf_grant_doc(g) ORDER BY g.created_at, g.id), '[]') FROM role_grants g
                    WHERE g.tenant_id = m.tenant_id AND g.user_id = m.user_id))
+    FROM (SELECT 1) one LEFT JOIN users u ON u.id = m.user_id
 $$;
 
 CREATE FUNCTION mf_member_list(p_limit integer, p_after jsonb)

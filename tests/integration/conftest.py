@@ -41,7 +41,7 @@ import uuid
 import pytest
 import requests
 
-from logfile import LogFile
+from logfile import StoppableProcess
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN_DIR = os.path.join(REPO, os.environ.get("MF_BIN_DIR", "build/bin"))
@@ -298,7 +298,7 @@ class Api:
 # server process
 
 
-class Server(LogFile):
+class Server(StoppableProcess):
     """One service process: ``mf-api serve`` by default; ``binary`` and
     ``command`` run another (``mf-ingest serve``, ``mf-ingest work``).
 
@@ -386,9 +386,6 @@ class Server(LogFile):
     def pid(self):
         return self.proc.pid if self.proc is not None else None
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
     def sanitizer_report(self, since=0):
         text = self.log_text(since)
         for pat in SANITIZER_PATTERNS:
@@ -396,30 +393,6 @@ class Server(LogFile):
             if i >= 0:
                 return text[max(0, i - 200): i + 6000]
         return None
-
-    def stop(self, timeout=15.0):
-        """SIGTERM; return the exit status (None if it had to be killed)."""
-        if self.proc is None:
-            return self.stopped_rc
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.stopped_rc = None
-                self._finish()
-                return None
-        self.stopped_rc = self.proc.returncode
-        self._finish()
-        return self.stopped_rc
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._finish()
 
     def _finish(self):
         if self in RUNNING_SERVERS:

@@ -1,6 +1,9 @@
-"""Reading a process's log file, for the harness's failure dumps (conftest.Server, oidc.OidcDevProvider)."""
+"""What the harness needs of a process it started (conftest.Server, oidc.OidcDevProvider):
+its log for failure dumps, and a graceful stop."""
 
 import os
+import signal
+import subprocess
 
 
 class LogFile:
@@ -25,3 +28,33 @@ class LogFile:
         if len(text) > max_chars:
             text = "...\n" + text[-max_chars:]
         return text
+
+
+class StoppableProcess(LogFile):
+    """Mixin: the owner sets ``proc`` (a Popen or None) and ``stopped_rc``, and
+    implements ``_finish()`` (close the log, forget the process)."""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=15.0):
+        """SIGTERM; return the exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return self.stopped_rc
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return None
+        self.stopped_rc = self.proc.returncode
+        self._finish()
+        return self.stopped_rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stopped_rc = None
+        self._finish()

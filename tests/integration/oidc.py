@@ -18,14 +18,13 @@ import html.parser
 import json
 import os
 import secrets
-import signal
 import subprocess
 import time
 import urllib.parse
 
 import requests
 
-from logfile import LogFile
+from logfile import StoppableProcess
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER_JS = os.path.join(REPO, "tools", "oidc-dev", "server.mjs")
@@ -36,7 +35,7 @@ READY_PREFIX = "oidc-dev listening on "
 # the provider process
 
 
-class OidcDevProvider(LogFile):
+class OidcDevProvider(StoppableProcess):
     """The development OpenID Provider as a subprocess.
 
     ``clients``: dicts with ``client_id``, ``client_secret``, ``redirect_uris``
@@ -92,43 +91,18 @@ class OidcDevProvider(LogFile):
                     self.port = urllib.parse.urlsplit(self.issuer).port
                     return self
             if self.proc.poll() is not None:
-                self._close_log()
+                self._finish()
                 raise AssertionError("oidc-dev exited with %d at start:\n%s" % (
                     self.proc.returncode, self.log_tail(since)))
             time.sleep(0.05)
         self.kill()
         raise AssertionError("oidc-dev not ready after %.0fs:\n%s" % (timeout, self.log_tail(since)))
 
-    def stop(self, timeout=10.0):
-        """SIGTERM; returns the exit status (None if it had to be killed)."""
-        if self.proc is None:
-            return self.stopped_rc
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                return None
-        self.stopped_rc = self.proc.returncode
-        self._close_log()
-        return self.stopped_rc
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.stopped_rc = None
-        self._close_log()
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
     @property
     def pid(self):
         return self.proc.pid if self.proc is not None else None
 
-    def _close_log(self):
+    def _finish(self):
         if self._log is not None:
             self._log.close()
             self._log = None
