@@ -40,11 +40,15 @@ INGEST_SRC := $(wildcard services/ingest/src/*.c)
 INGEST_OBJ := $(INGEST_SRC:%.c=$(BUILD)/obj/%.o)
 MF_INGEST  := $(BUILD)/bin/mf-ingest
 
+ANALYTICS_SRC := $(wildcard services/analytics/src/*.c)
+ANALYTICS_OBJ := $(ANALYTICS_SRC:%.c=$(BUILD)/obj/%.o)
+MF_ANALYTICS  := $(BUILD)/bin/mf-analytics
+
 UNIT_SRC := $(wildcard tests/unit/libshared/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/libshared/%.c=$(BUILD)/tests/unit_%)
 
 .PHONY: all test unit run up down bench clean deps format seed-scale
-all: $(MF_API) $(MF_INGEST)
+all: $(MF_API) $(MF_INGEST) $(MF_ANALYTICS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -61,6 +65,10 @@ $(MF_API): $(API_OBJ) $(LIBMF)
 $(MF_INGEST): $(INGEST_OBJ) $(LIBMF)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(INGEST_OBJ) $(LIBMF) $(LDLIBS)
+
+$(MF_ANALYTICS): $(ANALYTICS_OBJ) $(LIBMF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(ANALYTICS_OBJ) $(LIBMF) $(LDLIBS)
 
 $(BUILD)/tests/unit_%: tests/unit/libshared/%.c $(LIBMF)
 	@mkdir -p $(dir $@)
@@ -116,9 +124,9 @@ seed-scale:
 	/usr/bin/python3 scripts/seed_scale.py $(SEED_ARGS)
 
 format:
-	clang-format -i libshared/include/mf/*.h libshared/src/*.c services/*/src/*.c
+	clang-format -i libshared/include/mf/*.h libshared/src/*.c services/*/src/*.c services/*/src/*.h
 
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(API_OBJ:.o=.d) $(INGEST_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(API_OBJ:.o=.d) $(INGEST_OBJ:.o=.d) $(ANALYTICS_OBJ:.o=.d) $(UNIT_BIN:=.d)

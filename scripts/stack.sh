@@ -11,7 +11,7 @@
 #   up              the whole stack in the background under .run/: infra,
 #                   migrations, platform key, the dev OpenID Provider (a demo
 #                   user with a random password, a client for mf-api),
-#                   mf-api, mf-ingest, demo tenant; writes .run/env and prints
+#                   mf-api, mf-ingest, mf-analytics, demo tenant; writes .run/env and prints
 #                   the URL and the demo credentials
 #   down            stop what `up` started (nothing else)
 #   run             `up`, then wait in the foreground; Ctrl-C runs `down`
@@ -367,6 +367,7 @@ case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
 API_PID="$RUN/mf-api.pid"
 INGEST_PID="$RUN/mf-ingest.pid"
 WORKER_PID="$RUN/mf-ingest-work.pid"
+ANALYTICS_PID="$RUN/mf-analytics.pid"
 OIDC_PID="$RUN/oidc-dev.pid"
 OIDC_CONF="$RUN/oidc-dev.json" # client secret and demo password: mode 0600
 OIDC_JS="$ROOT/tools/oidc-dev/server.mjs"
@@ -389,17 +390,19 @@ stack_running() {
     oidc_running &&
     alive "$(read_pid "$INGEST_PID")" mf-ingest &&
     alive "$(read_pid "$WORKER_PID")" mf-ingest &&
+    alive "$(read_pid "$ANALYTICS_PID")" mf-analytics &&
     alive "$(read_pid "$RUN/infra/postgres.pid")" postgres &&
     alive "$(read_pid "$RUN/infra/redis.pid")" redis-server
 }
 
 # Stops the services, the OpenID Provider, then the infra; keeps the logs.
 stack_stop() {
+  stop_pid "$(read_pid "$ANALYTICS_PID")" mf-analytics TERM 15
   stop_pid "$(read_pid "$WORKER_PID")" mf-ingest TERM 15
   stop_pid "$(read_pid "$INGEST_PID")" mf-ingest TERM 15
   stop_pid "$(read_pid "$API_PID")" mf-api TERM 15
   stop_pid "$(read_pid "$OIDC_PID")" oidc-dev TERM 10
-  rm -f -- "$API_PID" "$INGEST_PID" "$WORKER_PID" "$OIDC_PID" "$OIDC_CONF"
+  rm -f -- "$API_PID" "$INGEST_PID" "$WORKER_PID" "$ANALYTICS_PID" "$OIDC_PID" "$OIDC_CONF"
   cmd_infra_down "$RUN/infra"
   rm -f -- "$RUN/env" "$RUN/env.tmp"
 }
@@ -538,7 +541,7 @@ cmd_up() {
   for attempt in 1 2 3; do
     port="${MF_API_PORT:-$(free_port)}"
     oidc_start "http://127.0.0.1:$port"
-    MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$port" \
+    MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$port" MF_WEBHOOK_ALLOW_LOOPBACK=1 \
       MF_OIDC_ISSUER="$OIDC_ISSUER" MF_OIDC_CLIENT_ID="$OIDC_CLIENT_ID" \
       MF_OIDC_CLIENT_SECRET="$OIDC_CLIENT_SECRET" MF_PUBLIC_URL="http://127.0.0.1:$port" \
       setsid "$api" serve </dev/null >>"$log" 2>&1 9>&- &
@@ -591,6 +594,27 @@ cmd_up() {
     die "mf-ingest did not become ready (GET /readyz) on port $ingest_port"
   fi
 
+  # mf-analytics: usage, freshness (every 15 s here), health, webhooks (loopback allowed here).
+  local analytics="$BIN/mf-analytics" analytics_port
+  [ -x "$analytics" ] || die "$analytics not found: build it first (make)"
+  analytics_port="${MF_ANALYTICS_PORT:-$(free_port)}"
+  MF_WORKER_HTTP_PORT="$analytics_port" MF_FRESHNESS_INTERVAL=15 MF_WEBHOOK_ALLOW_LOOPBACK=1 \
+    setsid "$analytics" run </dev/null >>"$RUN/logs/mf-analytics.log" 2>&1 9>&- &
+  echo "$!" >"$ANALYTICS_PID"
+  ready=0
+  for ((i = 0; i < 300; i++)); do
+    alive "$(read_pid "$ANALYTICS_PID")" mf-analytics || break
+    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$analytics_port/readyz" 2>/dev/null; then
+      ready=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [ "$ready" -ne 1 ]; then
+    log_tail "$RUN/logs/mf-analytics.log"
+    die "mf-analytics did not become ready (GET /readyz) on port $analytics_port"
+  fi
+
   local api_url="http://127.0.0.1:$port" ingest_url="http://127.0.0.1:$ingest_port" seed tenant demo_key
   say "seeding the demo tenant"
   seed="$(MF_API_URL="$api_url" MF_PLATFORM_ADMIN_KEY="$platform_key" \
@@ -624,7 +648,7 @@ cmd_up() {
 
 cmd_down() {
   lock_run_dir
-  if [ ! -f "$API_PID" ] && [ ! -f "$INGEST_PID" ] && [ ! -f "$OIDC_PID" ] &&
+  if [ ! -f "$API_PID" ] && [ ! -f "$INGEST_PID" ] && [ ! -f "$ANALYTICS_PID" ] && [ ! -f "$OIDC_PID" ] &&
      [ ! -d "$RUN/infra" ]; then
     say "nothing running ($RUN)"
     return 0
@@ -653,12 +677,13 @@ cmd_run() {
 
 cmd_status() {
   local name file comm pid state any=0
-  for name in mf-api mf-ingest mf-ingest-work oidc-dev postgres redis; do
+  for name in mf-api mf-ingest mf-ingest-work mf-analytics oidc-dev postgres redis; do
     case "$name" in
       mf-api) file="$API_PID" comm=mf-api ;;
       oidc-dev) file="$OIDC_PID" comm=oidc-dev ;;
       mf-ingest) file="$INGEST_PID" comm=mf-ingest ;;
       mf-ingest-work) file="$WORKER_PID" comm=mf-ingest ;;
+      mf-analytics) file="$ANALYTICS_PID" comm=mf-analytics ;;
       postgres) file="$RUN/infra/postgres.pid" comm=postgres ;;
       redis) file="$RUN/infra/redis.pid" comm=redis-server ;;
     esac
@@ -671,7 +696,7 @@ cmd_status() {
     else
       state="stopped"
     fi
-    printf '%-9s %s\n' "$name" "$state"
+    printf '%-14s %s\n' "$name" "$state"
   done
   if [ "$any" -eq 1 ] && [ -f "$RUN/env" ]; then
     echo

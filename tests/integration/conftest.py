@@ -47,6 +47,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN_DIR = os.path.join(REPO, os.environ.get("MF_BIN_DIR", "build/bin"))
 MF_API = os.path.join(BIN_DIR, "mf-api")
 MF_INGEST = os.path.join(BIN_DIR, "mf-ingest")
+MF_ANALYTICS = os.path.join(BIN_DIR, "mf-analytics")
 
 SANITIZER_PATTERNS = (
     "ERROR: AddressSanitizer",
@@ -838,3 +839,56 @@ def pytest_runtest_makereport(item, call):
             else:
                 title = "%s log (%s)" % (srv.label, srv.name)
             rep.sections.append((title, text))
+
+
+# --------------------------------------------------------------------------
+# mf-analytics: usage, freshness, health and webhook workers
+
+# Logged by mf-analytics (libshared worker.c) as each loop starts.
+ANALYTICS_READY_LOG = "worker usage started"
+# Test speed: freshness evaluated every second, webhook retries 100 ms apart,
+# loopback receivers allowed (the tests' webhook receivers listen on 127.0.0.1).
+ANALYTICS_TEST_ENV = {
+    "MF_LOG_LEVEL": "info",
+    "MF_FRESHNESS_INTERVAL": "1",
+    "MF_WEBHOOK_BACKOFF_MS": "100",
+    "MF_WEBHOOK_ALLOW_LOOPBACK": "1",
+}
+
+
+def analytics_proc(infra_env, tmpdir, name, extra_env=None):
+    """An ``mf-analytics run`` (not started) with the test settings above."""
+    env = dict(ANALYTICS_TEST_ENV)
+    env.update(extra_env or {})
+    return Server(infra_env, tmpdir, name, env, binary=MF_ANALYTICS, command=("run",),
+                  http=False, ready_log=ANALYTICS_READY_LOG)
+
+
+@pytest.fixture(scope="session")
+def analytics(migrated, tmp_root):
+    """The session's ``mf-analytics run`` on the shared Postgres and Redis."""
+    if not os.access(MF_ANALYTICS, os.X_OK):
+        pytest.exit("%s not built (run make)" % MF_ANALYTICS, returncode=2)
+    proc = analytics_proc(migrated, tmp_root, "main")
+    proc.start()
+    yield proc
+    proc.stop_and_check()
+
+
+@pytest.fixture(scope="session")
+def spawn_analytics(migrated, tmp_root):
+    """Factory for more mf-analytics replicas: spawn(name, extra_env=None, start=True).
+    Still running ones are stopped at the end."""
+    started = []
+
+    def spawn(name, extra_env=None, start=True):
+        proc = analytics_proc(migrated, tmp_root, name, extra_env)
+        started.append(proc)
+        if start:
+            proc.start()
+        return proc
+
+    yield spawn
+    for proc in started:
+        if proc.alive():
+            proc.stop()

@@ -17,6 +17,7 @@
     X(HTTP_PORT, "MF_HTTP_PORT", INT, "8080", 1, 65535, "TCP port of the HTTP server.")                        \
     X(HTTP_THREADS, "MF_HTTP_THREADS", INT, "2", 1, 64, "Event-loop threads, each with its own listener and database pool.") \
     X(HTTP_MAX_BODY, "MF_HTTP_MAX_BODY", INT, "1048576", 1024, 67108864, "Largest accepted request body in bytes (413 above).") \
+    X(WEBUI_DIR, "MF_WEBUI_DIR", STR, "", 0, 1024, "Folder of the built dashboard (webui/dist) that mf-api serves at / (empty: no dashboard).") \
     X(CORS_ORIGIN, "MF_CORS_ORIGIN", STR, "", 0, 255, "Dashboard origin allowed by CORS (empty: no CORS headers).") \
     X(PUBLIC_URL, "MF_PUBLIC_URL", STR, "", 0, 255, "Public base URL of the service (used in links; empty: derived from the request).") \
     X(PG_URL, "MF_PG_URL", STR, "", 0, 1024, "libpq URL of the service role (mf_app, subject to Row Level Security). Required by serve.") \
@@ -46,6 +47,16 @@
     X(SESSION_MAX_AGE, "MF_SESSION_MAX_AGE", INT, "43200", 60, 31536000, "Seconds after sign-in at which a browser session ends regardless of use.") \
     X(AUTH_FAIL_LIMIT, "MF_AUTH_FAIL_LIMIT", INT, "20", 1, 100000, "Failed authentications per client address per minute before 429 (needs Redis).") \
     X(TENANT_DELETE_GRACE_DAYS, "MF_TENANT_DELETE_GRACE_DAYS", INT, "30", 0, 365, "Days a deleted tenant is kept (and can be restored) before its data is purged.") \
+    X(USAGE_STREAM, "MF_USAGE_STREAM", STR, "mf:usage", 1, 128, "Redis stream of access events (dataset reads, search appearances, lineage queries) that mf-analytics folds into usage.") \
+    X(USAGE_STREAM_MAXLEN, "MF_USAGE_STREAM_MAXLEN", INT, "1000000", 1000, 1000000000, "Approximate cap on the usage stream's length (oldest entries are trimmed when mf-analytics falls behind).") \
+    X(ANALYTICS_CONSUMER, "MF_ANALYTICS_CONSUMER", STR, "", 0, 128, "Consumer name of this mf-analytics replica in its stream groups (empty: host-pid).") \
+    X(FRESHNESS_INTERVAL, "MF_FRESHNESS_INTERVAL", INT, "60", 1, 86400, "Seconds between freshness evaluations in mf-analytics.") \
+    X(HEALTH_SNAPSHOT_INTERVAL, "MF_HEALTH_SNAPSHOT_INTERVAL", INT, "3600", 1, 86400, "Seconds between catalog-health snapshots (the daily trend) in mf-analytics.") \
+    X(WEBHOOK_ALLOW_LOOPBACK, "MF_WEBHOOK_ALLOW_LOOPBACK", INT, "0", 0, 1, "1: webhook destinations may resolve to loopback addresses (local stack and tests only).") \
+    X(WEBHOOK_ALLOW_PRIVATE, "MF_WEBHOOK_ALLOW_PRIVATE", INT, "0", 0, 1, "1: webhook destinations may resolve to private (RFC 1918, ULA) addresses.") \
+    X(WEBHOOK_MAX_ATTEMPTS, "MF_WEBHOOK_MAX_ATTEMPTS", INT, "8", 1, 50, "Delivery attempts of one webhook event before it is marked dead.") \
+    X(WEBHOOK_BACKOFF_MS, "MF_WEBHOOK_BACKOFF_MS", INT, "1000", 10, 3600000, "Base delay of the exponential webhook retry backoff (doubled each attempt, with jitter).") \
+    X(WEBHOOK_TIMEOUT_MS, "MF_WEBHOOK_TIMEOUT_MS", INT, "5000", 100, 60000, "Timeout of one webhook delivery request.") \
     X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
 
 typedef enum {

@@ -21,6 +21,12 @@ void mf_api_register_stats(void);
 void mf_api_register_jobs(void);
 void mf_api_register_graph(void);
 void mf_api_register_search(void);
+void mf_api_register_usage(void);     /* usage.c: dataset usage, popular, unused */
+void mf_api_register_freshness(void); /* freshness.c: policies, status, violations */
+void mf_api_register_health(void);    /* health.c: catalog health and its trend */
+void mf_api_register_webhooks(void);  /* webhooks.c: webhooks and their deliveries */
+void mf_api_register_billing(void);   /* billing.c: plans, usage against limits, invoices */
+void mf_api_register_export(void);    /* export.c: SQLite export and import */
 
 /* The ?namespace= of the request (default "default"); answers 400 itself when invalid. */
 const char *mf_api_namespace_or_respond(mf_req_t *r);

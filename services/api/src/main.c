@@ -36,6 +36,12 @@ static void register_all(void)
     mf_api_register_jobs();
     mf_api_register_graph();
     mf_api_register_search();
+    mf_api_register_usage();
+    mf_api_register_freshness();
+    mf_api_register_health();
+    mf_api_register_webhooks();
+    mf_api_register_billing();
+    mf_api_register_export();
 }
 
 static int usage(void)

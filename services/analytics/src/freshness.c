@@ -1,0 +1,9 @@
+/* freshness.c: evaluates freshness policies (being built). */
+#include "analytics.h"
+#include "mf/worker.h"
+
+void mf_analytics_freshness_loop(void)
+{
+    while (!mf_worker_stopping())
+        mf_worker_sleep_ms(1000);
+}

@@ -1,0 +1,4 @@
+/* billing.c: (being built) */
+#include "api.h"
+
+void mf_api_register_billing(void) {}

@@ -1,0 +1,4 @@
+/* freshness.c: (being built) */
+#include "api.h"
+
+void mf_api_register_freshness(void) {}

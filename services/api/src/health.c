@@ -1,0 +1,4 @@
+/* health.c: (being built) */
+#include "api.h"
+
+void mf_api_register_health(void) {}

@@ -1,0 +1,4 @@
+/* usage.c: (being built) */
+#include "api.h"
+
+void mf_api_register_usage(void) {}
