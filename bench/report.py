@@ -5,10 +5,10 @@
 
 WORKDIR/wrk holds one output per measurement and round, named
 `<measurement>.<round>.<ext>`: wrk outputs (.txt: raw_hello, raw_select,
-raw_select_prepared, mf_healthz, mf_get_dataset, mf_get_dataset_session, mf_emit,
-mf_emit_lag),
+raw_select_prepared, mf_healthz, mf_get_dataset_quota_off, mf_get_dataset_usage_off, mf_get_dataset,
+mf_get_dataset_session, mf_emit, mf_emit_lag),
 redis-benchmark --csv outputs (.txt: redis_xadd), and JSON written by
-run.sh / ingest_tool.py (.json: mf_persist, raw_insert, accept_lag). With
+run.sh / ingest_tool.py (.json: mf_persist, raw_insert, accept_lag, usage_lag). With
 several rounds the median of each number is used. meta.json carries what
 run.sh knows (configuration, load rate, versions).
 
@@ -30,7 +30,13 @@ MEASUREMENTS = {
     "raw_select": ("raw h2o + libpq: GET /datasets/{name} (one SELECT, PQsendQueryParams)", "wrk", False),
     "raw_select_prepared": ("raw h2o + libpq: the same SELECT, prepared once per connection", "wrk", False),
     "mf_healthz": ("MetaFuse: GET /healthz", "wrk", False),
-    "mf_get_dataset": ("MetaFuse: GET /api/v1/datasets/{name} (API key)", "wrk", False),
+    "mf_get_dataset_quota_off": ("MetaFuse: GET /api/v1/datasets/{name}, rate limits and metering off "
+                                 "(MF_QUOTA_ENFORCE=0)", "wrk", False),
+    "mf_get_dataset_usage_off": ("MetaFuse: GET /api/v1/datasets/{name}, usage events off (MF_USAGE_EVENTS=0)",
+                                 "wrk", False),
+    "mf_get_dataset": ("MetaFuse: GET /api/v1/datasets/{name} (API key; usage events on)", "wrk", False),
+    "usage_lag": ("usage stream length (XLEN) sampled during mf_get_dataset, mf-analytics folding", "usage_lag",
+                  False),
     "mf_get_dataset_session": ("MetaFuse: GET /api/v1/datasets/{name} (browser session token)", "wrk", False),
     "mf_emit": ("MetaFuse: POST /api/v1/emit, ~1 KB event (no worker running)", "wrk", True),
     "redis_xadd": ("redis-benchmark: XADD of the same payload size, same clients", "redis", True),
@@ -48,9 +54,19 @@ FIGURES = [
      "raw_select_prepared", "req/s"),
     ("get_dataset_session", "GET /api/v1/datasets/{name} with a session vs raw SELECT", "mf_get_dataset_session",
      "raw_select", "req/s"),
+    ("usage_events", "GET /api/v1/datasets/{name}: usage events on vs off", "mf_get_dataset",
+     "mf_get_dataset_usage_off", "req/s"),
+    ("quota", "GET /api/v1/datasets/{name}: rate limits and metering on vs off", "mf_get_dataset",
+     "mf_get_dataset_quota_off", "req/s"),
     ("accept", "Accept: POST /api/v1/emit vs redis-benchmark XADD", "mf_emit", "redis_xadd", "req/s"),
     ("persist", "Persist: events/s of one worker vs raw INSERT rows/s", "mf_persist", "raw_insert", "/s"),
 ]
+
+# mf-analytics folds the usage stream every 2 s, so its length is a saw tooth
+# and a slope over a few seconds says little: its lag counts as bounded when
+# the stream never held more than this many seconds of entries (at the rate
+# they came in) and emptied once the load stopped.
+USAGE_LAG_MAX_S = 5.0
 
 GOALS = [
     # (goal id, text, figure, key, op, target)
@@ -60,6 +76,10 @@ GOALS = [
     ("persist_ratio", "Persist (one worker) >= 0.5 x raw batched INSERT", "persist", "ratio", ">=", 0.5),
     ("accept_lag_bounded", "Stream lag bounded under the accept load, 1 worker", "lag", "growth_fraction", "<=",
      0.05),
+    ("usage_events_cost", "Usage events cost GET dataset <= 5% (on / off)", "usage_events", "ratio", ">=", 0.95),
+    ("quota_cost", "Rate limits and metering cost GET dataset <= 5% (on / off)", "quota", "ratio", ">=", 0.95),
+    ("usage_lag_bounded", "Usage stream lag under the read load <= 5 s of events", "usage_lag", "max_lag_s", "<=",
+     USAGE_LAG_MAX_S),
 ]
 
 # The lag counts as bounded when, over the second half of the run, the stream
@@ -203,6 +223,19 @@ def collect(wrk_dir):
         rounds.sort(key=lambda r: r["round"])
         what, kind, _ = MEASUREMENTS[key]
         entry = {"what": what, "rounds": rounds}
+        if kind == "usage_lag":
+            # every round's run; the worst round (longest lag) stands for the figure
+            sums = [lag_summary(r, r.get("entries_per_s")) for r in rounds]
+            for d in sums:
+                if d.get("max_length") is not None and d.get("entries_per_s"):
+                    d["max_lag_s"] = round(d["max_length"] / d["entries_per_s"], 2)
+                    d["bounded"] = bool(d.get("drained")) and d["max_lag_s"] <= USAGE_LAG_MAX_S
+            worst = max(sums, key=lambda d: d.get("max_lag_s", -1))
+            entry.update({k: v for k, v in worst.items() if k not in ("samples", "round")})
+            entry["rounds"] = [{k: v for k, v in d.items() if k != "samples"} for d in sums]
+            entry["valid"] = all("error" not in d and d.get("drained") for d in sums)
+            result[key] = entry
+            continue
         if kind == "lag":
             emit = runs.get("mf_emit_lag", [{}])[0]
             d = lag_summary(rounds[0], emit.get("rps"))
@@ -381,6 +414,8 @@ def main():
     if "accept_lag" in expected:
         lag = runs.get("accept_lag", {})
         by_id["lag"] = {"growth_fraction": lag.get("growth_fraction"), "valid": bool(lag.get("valid"))}
+    ulag = runs.get("usage_lag", {})
+    by_id["usage_lag"] = {"max_lag_s": ulag.get("max_lag_s"), "valid": bool(ulag.get("valid"))}
 
     goals = []
     for gid, text, fid, key, op, target in GOALS:
@@ -456,7 +491,7 @@ def main():
         what, kind, _ = MEASUREMENTS[key]
         r = runs.get(key, {})
         label = key + ": " + what + ("" if r.get("valid") else "  [INVALID]")
-        if kind == "lag":
+        if kind in ("lag", "usage_lag"):
             rows.append((label, "-" if r.get("growth_per_s_second_half") is None
                          else "{:+,.0f} /s".format(r["growth_per_s_second_half"]), "-", "-",
                          "max {:,}".format(r.get("max_length", 0)), "-"))
@@ -473,6 +508,24 @@ def main():
         rows.append((label, fmt_rate(r.get("rps"), UNITS.get(key, "req/s")), fmt_ms(r.get("p50_ms")),
                      fmt_ms(r.get("p99_ms")), count, errors))
     print_table(head, rows)
+    on, off, ulag = runs.get("mf_get_dataset", {}), runs.get("mf_get_dataset_usage_off", {}), runs.get("usage_lag", {})
+    if on.get("rps") and off.get("rps"):
+        print()
+        print("usage events: GET dataset %s req/s with events on, %s req/s off: %.3f (cost %.1f%%; p99 %s on, %s off)"
+              % ("{:,.0f}".format(on["rps"]), "{:,.0f}".format(off["rps"]), on["rps"] / off["rps"],
+                 100 * (1 - on["rps"] / off["rps"]), fmt_ms(on.get("p99_ms")), fmt_ms(off.get("p99_ms"))))
+    qoff = runs.get("mf_get_dataset_quota_off", {})
+    if on.get("rps") and qoff.get("rps"):
+        print("rate limits and metering: GET dataset %s req/s enforced, %s req/s with MF_QUOTA_ENFORCE=0: %.3f "
+              "(cost %.1f%%; p99 %s on, %s off)"
+              % ("{:,.0f}".format(on["rps"]), "{:,.0f}".format(qoff["rps"]), on["rps"] / qoff["rps"],
+                 100 * (1 - on["rps"] / qoff["rps"]), fmt_ms(on.get("p99_ms")), fmt_ms(qoff.get("p99_ms"))))
+    if ulag.get("max_length") is not None:
+        print("usage lag: %s events/s appended as %s stream entries/s; mf-analytics kept the stream at most %s "
+              "entries long (%s s of entries), %s left at the end, drained in %s s" % (
+                  "{:,.0f}".format(ulag.get("events_per_s") or 0), "{:,.0f}".format(ulag.get("entries_per_s") or 0),
+                  "{:,}".format(ulag["max_length"]), ulag.get("max_lag_s"),
+                  "{:,}".format(ulag.get("xlen_after", 0)), ulag.get("drain_seconds")))
     if ingest:
         print()
         p = runs.get("mf_persist", {})
@@ -522,7 +575,10 @@ def main():
         value = "-" if g["value"] is None else ("%.2f" % g["value"])
         print("  %-54s %8s  %-8s %s" % (g["goal"], value, g["target"], state))
     for key, r in runs.items():
-        if not r.get("valid") and MEASUREMENTS[key][1] == "lag":
+        if not r.get("valid") and MEASUREMENTS[key][1] == "usage_lag":
+            print("INVALID: %s: %s" % (key, r.get("error", "mf-analytics did not empty the usage stream")),
+                  file=sys.stderr)
+        elif not r.get("valid") and MEASUREMENTS[key][1] == "lag":
             print("INVALID: %s: %s" % (key, r.get("error", "the run beside it (mf_emit_lag) is invalid")),
                   file=sys.stderr)
         elif not r.get("valid"):

@@ -12,7 +12,14 @@
 #   raw_select      raw h2o + async libpq, GET /datasets/{random name}: one SELECT
 #                   sent with PQsendQueryParams (parsed and planned each time)
 #   raw_select_prepared  the same SELECT prepared once per connection
-#   mf_get_dataset  mf-api, GET /api/v1/datasets/{random name} with the tenant key
+#   mf_get_dataset_quota_off  the same on a third mf-api with MF_QUOTA_ENFORCE=0
+#                   (no rate limits or metering), measured first:
+#   mf_get_dataset_usage_off  the same on a second mf-api with MF_USAGE_EVENTS=0
+#                   (no access events), measured just before:
+#   mf_get_dataset  mf-api, GET /api/v1/datasets/{random name} with the tenant key;
+#                   every read appends an access event to the usage stream, which
+#                   mf-analytics (running throughout) folds; the stream length is
+#                   sampled meanwhile and the time it takes to drain after (usage_lag)
 #   mf_get_dataset_session  the same with a browser session's token (a session
 #                   row made in the database: both credentials come from memory)
 #   mf_emit         mf-ingest serve, POST /api/v1/emit of ~1 KB events (no worker)
@@ -26,8 +33,9 @@
 #                   length is sampled meanwhile (is the lag bounded?)
 #
 # and prints ratio = ours / raw for each figure (HTTP layer, GET dataset vs
-# the raw and the prepared SELECT, accept, persist) with p99 latencies and the
-# goals. Writes bench/results.json. Everything it starts is stopped on exit,
+# the raw and the prepared SELECT, usage events on vs off, quotas on vs off,
+# accept, persist)
+# with p99 latencies and the goals. Writes bench/results.json. Everything it starts is stopped on exit,
 # also on error or Ctrl-C.
 #
 # Environment (defaults in brackets):
@@ -95,12 +103,15 @@ API_BIN="${MF_BENCH_API_BIN:-$BIN/mf-api}"
 API_COMM="$(basename "$API_BIN" | cut -c1-15)" # the kernel's process name (comm) of it
 INGEST_BIN="${MF_BENCH_INGEST_BIN:-$(dirname "$API_BIN")/mf-ingest}"
 INGEST_COMM="$(basename "$INGEST_BIN" | cut -c1-15)"
+ANALYTICS_BIN="$(dirname "$API_BIN")/mf-analytics"
+ANALYTICS_COMM="$(basename "$ANALYTICS_BIN" | cut -c1-15)"
 RAW_BIN="$BIN/mf-bench-raw"
 LUA="$ROOT/bench/random_name.lua"
 EMIT_LUA="$ROOT/bench/emit.lua"
 TOOL="$ROOT/bench/ingest_tool.py"
 STREAM="mf:ingest"         # MF_INGEST_STREAM of mf-ingest (its default, set explicitly below)
 XADD_STREAM="mf:bench:xadd" # the redis-benchmark baseline's stream
+USAGE_STREAM="mf:usage"     # MF_USAGE_STREAM of mf-api and mf-analytics
 
 say() { echo "bench: $*"; }
 warn() { echo "bench: $*" >&2; }
@@ -126,6 +137,9 @@ done
 # ---------------------------------------------------------------------------
 WORK=""
 API_PID=""
+API_OFF_PID="" # mf-api with MF_USAGE_EVENTS=0
+API_QUOTA_OFF_PID="" # mf-api with MF_QUOTA_ENFORCE=0
+ANALYTICS_PID=""
 RAW_PID=""
 INGEST_PID=""
 WORKER_PID=""
@@ -179,6 +193,9 @@ cleanup() {
   stop_proc "$WORKER_PID" "$INGEST_COMM"
   stop_proc "$INGEST_PID" "$INGEST_COMM"
   stop_proc "$API_PID" "$API_COMM"
+  stop_proc "$API_OFF_PID" "$API_COMM"
+  stop_proc "$API_QUOTA_OFF_PID" "$API_COMM"
+  stop_proc "$ANALYTICS_PID" "$ANALYTICS_COMM"
   stop_proc "$RAW_PID" mf-bench-raw
   if [ -n "$WORK" ] && [ -d "$WORK/infra" ]; then
     "$ROOT/scripts/stack.sh" infra-down "$WORK/infra" >/dev/null 2>&1 ||
@@ -263,6 +280,7 @@ if [ -z "${MF_BENCH_API_BIN:-}" ]; then
   make -s -C "$ROOT" all
 fi
 [ -x "$API_BIN" ] || die "$API_BIN not found"
+[ -x "$ANALYTICS_BIN" ] || die "$ANALYTICS_BIN not found (mf-analytics folds the usage events of the read runs)"
 if [ "$INGEST" = 1 ]; then
   [ -x "$INGEST_BIN" ] || die "$INGEST_BIN not found (MF_BENCH_INGEST=0 skips the ingest benchmarks)"
 fi
@@ -295,26 +313,46 @@ say "migrating"
 "$API_BIN" migrate >"$LOGS/migrate.log" 2>&1 || die "mf-api migrate failed"
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1)
 # The bench measures the read path, not the rate limiter refusing it: lift the
-# plan's requests-per-second limit in this throwaway database (the limiter
-# itself still runs on every request).
+# plan's requests-per-second limits (per tenant, and per key where plans have
+# one: one key sends every request of a run) in this throwaway database (the
+# limiter itself still runs on every request).
 PLAN_RPS_LIFTED=0
-if [ "$("${PSQL[@]}" "$MF_PG_SUPER_URL" -c "SELECT count(*) FROM information_schema.columns
-      WHERE table_schema = current_schema() AND table_name = 'plans' AND column_name = 'max_rps'")" = 1 ]; then
-  "${PSQL[@]}" "$MF_PG_SUPER_URL" -c "UPDATE plans SET max_rps = 100000000 WHERE name = 'enterprise'" >/dev/null
-  PLAN_RPS_LIFTED=1
-fi
+for limit in max_rps max_key_rps; do
+  if [ "$("${PSQL[@]}" "$MF_PG_SUPER_URL" -c "SELECT count(*) FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'plans' AND column_name = '$limit'")" = 1 ]; then
+    "${PSQL[@]}" "$MF_PG_SUPER_URL" -c "UPDATE plans SET $limit = 100000000 WHERE name = 'enterprise'" >/dev/null
+    if [ "$limit" = max_rps ]; then PLAN_RPS_LIFTED=1; fi
+  fi
+done
 PLATFORM_KEY="$("$API_BIN" create-platform-key 2>"$LOGS/create-platform-key.log" | tail -n 1)" ||
   die "mf-api create-platform-key failed"
 [ -n "$PLATFORM_KEY" ] || die "mf-api create-platform-key printed no key"
 
+# start_api PID_VAR PORT USAGE_EVENTS QUOTA_ENFORCE LOG: one `mf-api serve` in the background, its pid
+# into PID_VAR; returns once it is ready.
+start_api() {
+  MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$2" MF_HTTP_THREADS="$HTTP_THREADS" \
+    MF_PG_POOL_SIZE="$POOL" MF_LOG_LEVEL="$LOG_LEVEL" MF_USAGE_EVENTS="$3" MF_USAGE_STREAM="$USAGE_STREAM" \
+    MF_QUOTA_ENFORCE="$4" "$API_BIN" serve </dev/null >"$LOGS/$5" 2>&1 &
+  printf -v "$1" %s "$!"
+  wait_http "http://127.0.0.1:$2/readyz" "${!1}" "$API_COMM" 30 || die "mf-api did not become ready (GET /readyz, $5)"
+}
 API_PORT="$(free_port)"
 API="http://127.0.0.1:$API_PORT"
 say "starting mf-api serve on $API ($HTTP_THREADS threads, pool $POOL per thread, log level $LOG_LEVEL)"
-MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$API_PORT" MF_HTTP_THREADS="$HTTP_THREADS" \
-  MF_PG_POOL_SIZE="$POOL" MF_LOG_LEVEL="$LOG_LEVEL" \
-  "$API_BIN" serve </dev/null >"$LOGS/mf-api.log" 2>&1 &
-API_PID=$!
-wait_http "$API/readyz" "$API_PID" "$API_COMM" 30 || die "mf-api did not become ready (GET /readyz)"
+start_api API_PID "$API_PORT" 1 1 mf-api.log
+API_OFF_PORT="$(free_port)"
+API_OFF="http://127.0.0.1:$API_OFF_PORT"
+say "starting mf-api serve with MF_USAGE_EVENTS=0 on $API_OFF (the usage-events-off baseline)"
+start_api API_OFF_PID "$API_OFF_PORT" 0 1 mf-api-usage-off.log
+API_QUOTA_OFF_PORT="$(free_port)"
+API_QUOTA_OFF="http://127.0.0.1:$API_QUOTA_OFF_PORT"
+say "starting mf-api serve with MF_QUOTA_ENFORCE=0 on $API_QUOTA_OFF (the rate-limits-and-metering-off baseline)"
+start_api API_QUOTA_OFF_PID "$API_QUOTA_OFF_PORT" 1 0 mf-api-quota-off.log
+say "starting mf-analytics run (folds the usage stream during the read runs)"
+MF_LOG_LEVEL="$LOG_LEVEL" MF_USAGE_STREAM="$USAGE_STREAM" MF_WORKER_HTTP_PORT=0 MF_ANALYTICS_CONSUMER=bench \
+  "$ANALYTICS_BIN" run </dev/null >"$LOGS/mf-analytics.log" 2>&1 &
+ANALYTICS_PID=$!
 
 # ---------------------------------------------------------------------------
 # Tenant and data
@@ -326,6 +364,12 @@ TENANT_ID="$(json_get tenant.id <<<"$body")"
 if [ -z "$TENANT_KEY" ] || [ -z "$TENANT_ID" ]; then
   die "tenant answer without api_key or tenant.id: $body"
 fi
+# The tenant's own overrides too (they win over the plan): no rate limit or monthly call quota refuses
+# wrk, whatever the plan's columns are; the limiter and the metering still run on every request.
+read -r status body < <(http PUT "$API/api/v1/admin/tenants/$TENANT_ID" \
+  '{"quotas":{"requests_per_second":1000000,"key_requests_per_second":1000000,"api_calls_per_month":1000000000000000}}' \
+  "$PLATFORM_KEY")
+[ "$status" = 200 ] || die "PUT /api/v1/admin/tenants/$TENANT_ID (lifting the quotas): HTTP $status $body"
 
 say "loading $DATASETS datasets through POST /api/v1/datasets ($LOAD_CONCURRENCY client threads)"
 fg_run "$PY" "$ROOT/bench/load_datasets.py" --url "$API" --key "$TENANT_KEY" --count "$DATASETS" \
@@ -453,6 +497,10 @@ fi
 # servers_alive: the servers still run (something outside may stop them).
 servers_alive() {
   alive "$API_PID" "$API_COMM" || die "mf-api (pid $API_PID) exited during the bench (see mf-api.log below)"
+  alive "$API_OFF_PID" "$API_COMM" || die "mf-api with usage events off (pid $API_OFF_PID) exited during the bench"
+  alive "$API_QUOTA_OFF_PID" "$API_COMM" ||
+    die "mf-api with quota enforcement off (pid $API_QUOTA_OFF_PID) exited during the bench"
+  alive "$ANALYTICS_PID" "$ANALYTICS_COMM" || die "mf-analytics (pid $ANALYTICS_PID) exited during the bench"
   alive "$RAW_PID" mf-bench-raw || die "mf-bench-raw (pid $RAW_PID) exited during the bench"
   if [ "$INGEST" = 1 ]; then
     alive "$INGEST_PID" "$INGEST_COMM" || die "mf-ingest serve (pid $INGEST_PID) exited during the bench (see mf-ingest.log below)"
@@ -475,6 +523,54 @@ measure() {
     { cat "$out" >&2; servers_alive; die "wrk failed for $name"; }
   say "$(printf '%-19s round %d: %10s req/s  p99 %s' "$name" "$round" \
     "$(awk '/^Requests\/sec:/ { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")")"
+}
+
+# metric NAME: the value of a counter in mf-api's /metrics (0 when absent).
+metric() {
+  curl -fsS --max-time 5 "$API/metrics" | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+# usage_added: entries ever added to the usage stream (XINFO STREAM entries-added; 0 before the first).
+usage_added() {
+  redis-cli -p "$MF_REDIS_PORT" XINFO STREAM "$USAGE_STREAM" 2>/dev/null |
+    awk 'take { print; found = 1; exit } $0 == "entries-added" { take = 1 } END { if (!found) print 0 }'
+}
+
+# measure_usage ROUND ARGS...: `measure mf_get_dataset` (usage events on) while the usage stream's
+# length is sampled; then how long mf-analytics takes to empty it, and how many events and stream
+# entries the run produced (usage_lag).
+measure_usage() {
+  local round="$1" out="$WORK/wrk/usage_lag.$round.json" events0 entries0 events1 entries1 left t0 t1
+  shift
+  events0="$(metric mf_usage_events_appended_total)"
+  entries0="$(usage_added)"
+  t0="$(date +%s.%N)"
+  "$PY" "$TOOL" sample --redis "$REDIS_ADDR" --stream "$USAGE_STREAM" --seconds "$((WARMUP + DURATION))" \
+    --interval 0.5 >"$WORK/usage_samples.$round.json" &
+  SAMPLER_PID=$!
+  measure mf_get_dataset "$round" "$@"
+  wait "$SAMPLER_PID" || warn "the usage stream sampler failed"
+  SAMPLER_PID=""
+  t1="$(date +%s.%N)"
+  left="$(rtool xlen --stream "$USAGE_STREAM")"
+  "$PY" "$TOOL" drain --redis "$REDIS_ADDR" --stream "$USAGE_STREAM" --count "$left" --timeout 60 \
+    --pid "$ANALYTICS_PID" >"$WORK/usage_drain.$round.json" || warn "mf-analytics did not empty the usage stream in 60 s"
+  events1="$(metric mf_usage_events_appended_total)"
+  entries1="$(usage_added)"
+  "$PY" - "$WORK/usage_samples.$round.json" "$WORK/usage_drain.$round.json" "$events0" "$events1" "$entries0" \
+    "$entries1" "$t0" "$t1" "$left" >"$out" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+drain = json.load(open(sys.argv[2]))
+ev0, ev1, en0, en1 = (int(float(x)) for x in sys.argv[3:7])
+seconds = float(sys.argv[8]) - float(sys.argv[7])
+d.update({"seconds": round(seconds, 2), "events": ev1 - ev0, "entries": en1 - en0,
+          "events_per_s": round((ev1 - ev0) / seconds, 1), "entries_per_s": round((en1 - en0) / seconds, 1),
+          "xlen_after": int(sys.argv[9]), "drain_seconds": drain["seconds"], "drained": drain["drained"]})
+json.dump(d, sys.stdout)
+EOF
+  say "$(printf '%-19s round %d: %s usage events in %s stream entries; %s entries left after the run, drained in %s s' \
+    usage_lag "$round" "$(json_get events <"$out")" "$(json_get entries <"$out")" "$left" "$(json_get drain_seconds <"$out")")"
 }
 
 # measure_emit NAME ROUND TAG [WARMUP 1|0]: wrk POST /api/v1/emit on mf-ingest serve.
@@ -605,8 +701,8 @@ LOADAVG_START="$(cut -d' ' -f1 /proc/loadavg)"
 if awk -v l="$LOADAVG_START" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
   warn "the machine is busy before measuring (load average $LOADAVG_START on $(nproc) cores): expect noisy figures"
 fi
-runs="6 runs"
-[ "$INGEST" = 1 ] && runs="10 runs (and the lag run once)"
+runs="8 runs"
+[ "$INGEST" = 1 ] && runs="12 runs (and the lag run once)"
 say "measuring: ${ROUNDS} round(s) of $runs, ${WARMUP} s warm-up + ${DURATION} s each, wrk -t$WRK_THREADS -c$CONNECTIONS"
 ENVELOPE_BYTES=""
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -614,7 +710,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
   measure mf_healthz "$round" "$API/healthz"
   measure raw_select "$round" "$RAW" /datasets/ "$NAME_FORMAT" "$DATASETS"
   measure raw_select_prepared "$round" "$RAW" /prepared/datasets/ "$NAME_FORMAT" "$DATASETS"
-  measure mf_get_dataset "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
+  measure mf_get_dataset_quota_off "$round" "$API_QUOTA_OFF" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
+  measure mf_get_dataset_usage_off "$round" "$API_OFF" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
+  measure_usage "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$TENANT_KEY"
   measure mf_get_dataset_session "$round" "$API" /api/v1/datasets/ "$NAME_FORMAT" "$DATASETS" "$SESSION_TOKEN"
   if [ "$INGEST" = 1 ]; then
     measure_emit mf_emit "$round" m

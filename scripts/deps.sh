@@ -8,7 +8,8 @@
 #   - `npm ci` when the repo has a package.json and node_modules is missing or
 #     older than package-lock.json / package.json: @redocly/cli (OpenAPI lint),
 #     oidc-provider (the dev OpenID Provider, tools/oidc-dev) and
-#     playwright-core (browser tests), at the versions of the lock file.
+#     playwright-core (browser tests), at the versions of the lock file;
+#     the same in webui/ (the dashboard's own lock file).
 # Idempotent, and silent when nothing is missing.
 #
 # Usage: scripts/deps.sh [--runtime-only]
@@ -22,7 +23,7 @@ NODE_MIN_MAJOR=20
 RUNTIME_PKGS=(
   build-essential pkg-config
   libh2o-evloop-dev libjwt-dev libhiredis-dev libjansson-dev libsqlite3-dev
-  libcurl4-openssl-dev libssl-dev libpq-dev
+  libcurl4-openssl-dev libssl-dev libpq-dev libpg-query-dev
   postgresql-15 redis-server
   python3 curl
 )
@@ -33,6 +34,9 @@ TEST_PKGS=(
   libcmocka-dev python3-pytest python3-requests python3-yaml python3-cryptography
   wrk clang libclang-rt-14-dev chromium
 )
+# kubectl renders the Kubernetes manifests (scripts/check-deploy.sh): Debian's kubectl 1.20
+# unless one is installed already (another kubectl package owns /usr/bin/kubectl then).
+command -v kubectl >/dev/null 2>&1 || TEST_PKGS+=(kubernetes-client)
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
@@ -92,18 +96,23 @@ if [ "$node_major" -lt "$NODE_MIN_MAJOR" ]; then
 fi
 
 # --- npm packages from the committed lock file --------------------------------
-if [ -f "$ROOT/package.json" ]; then
-  [ -f "$ROOT/package-lock.json" ] ||
-    die "package.json has no package-lock.json beside it: run 'npm install' and commit the lock file"
+# npm_ci DIR: npm ci in DIR when its node_modules is missing or older than its lock file.
+npm_ci() {
+  local dir="$1"
+  [ -f "$dir/package.json" ] || return 0
+  [ -f "$dir/package-lock.json" ] ||
+    die "$dir/package.json has no package-lock.json beside it: run 'npm install' and commit the lock file"
   command -v npm >/dev/null 2>&1 || die "npm is not on PATH (it ships with Node.js)"
   # npm ci recreates node_modules; the stamp records when it last succeeded.
-  stamp="$ROOT/node_modules/.mf-npm-ci-stamp"
+  local stamp="$dir/node_modules/.mf-npm-ci-stamp"
   if [ ! -f "$stamp" ] ||
-     [ "$ROOT/package-lock.json" -nt "$stamp" ] ||
-     [ "$ROOT/package.json" -nt "$stamp" ]; then
-    echo "deps.sh: npm ci"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
-    mkdir -p "$ROOT/node_modules"
+     [ "$dir/package-lock.json" -nt "$stamp" ] ||
+     [ "$dir/package.json" -nt "$stamp" ]; then
+    echo "deps.sh: npm ci ($dir)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    mkdir -p "$dir/node_modules"
     touch "$stamp"
   fi
-fi
+}
+npm_ci "$ROOT"
+npm_ci "$ROOT/webui" # the dashboard: Vite, React, Cytoscape.js, Vitest

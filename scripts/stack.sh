@@ -471,7 +471,8 @@ print(json.dumps({
     "users": [{"email": e["DEMO_USER"], "password": e["DEMO_PASSWORD"], "name": "Demo User"}],
 }, indent=2))' >"$OIDC_CONF"
   )
-  since="$(stat -c %s "$log" 2>/dev/null || echo 0)"
+  : >>"$log" # exists before the wait below reads it, however slowly node starts
+  since="$(stat -c %s "$log")"
   setsid node "$OIDC_JS" --config "$OIDC_CONF" </dev/null >>"$log" 2>&1 9>&- &
   pid=$!
   echo "$pid" >"$OIDC_PID"
@@ -488,6 +489,21 @@ print(json.dumps({
   fi
   # setsid ran node in place (no fork): the pid must be the provider's.
   alive "$pid" oidc-dev || die "pid $pid is not oidc-dev; cannot track it"
+}
+
+# wait_ready NAME PID_FILE PORT LOG: up to 30 s for GET /readyz while the process
+# lives; otherwise its log tail and an error.
+wait_ready() {
+  local name="$1" pid_file="$2" port="$3" log="$4" i
+  for ((i = 0; i < 300; i++)); do
+    alive "$(read_pid "$pid_file")" "$name" || break
+    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/readyz" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log_tail "$log"
+  die "$name did not become ready (GET /readyz) on port $port"
 }
 
 # random_secret: a URL-safe random string (16 bytes).
@@ -542,6 +558,7 @@ cmd_up() {
     port="${MF_API_PORT:-$(free_port)}"
     oidc_start "http://127.0.0.1:$port"
     MF_HTTP_HOST=127.0.0.1 MF_HTTP_PORT="$port" MF_WEBHOOK_ALLOW_LOOPBACK=1 \
+      MF_WEBUI_DIR="$([ -f "$ROOT/webui/dist/index.html" ] && echo "$ROOT/webui/dist")" \
       MF_OIDC_ISSUER="$OIDC_ISSUER" MF_OIDC_CLIENT_ID="$OIDC_CLIENT_ID" \
       MF_OIDC_CLIENT_SECRET="$OIDC_CLIENT_SECRET" MF_PUBLIC_URL="http://127.0.0.1:$port" \
       setsid "$api" serve </dev/null >>"$log" 2>&1 9>&- &
@@ -580,19 +597,7 @@ cmd_up() {
   MF_WORKER_HTTP_PORT="${MF_WORKER_PORT:-$(free_port)}" \
     setsid "$ingest" work </dev/null >>"$RUN/logs/mf-ingest-work.log" 2>&1 9>&- &
   echo "$!" >"$WORKER_PID"
-  ready=0
-  for ((i = 0; i < 300; i++)); do
-    alive "$(read_pid "$INGEST_PID")" mf-ingest || break
-    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$ingest_port/readyz" 2>/dev/null; then
-      ready=1
-      break
-    fi
-    sleep 0.1
-  done
-  if [ "$ready" -ne 1 ]; then
-    log_tail "$ingest_log"
-    die "mf-ingest did not become ready (GET /readyz) on port $ingest_port"
-  fi
+  wait_ready mf-ingest "$INGEST_PID" "$ingest_port" "$ingest_log"
 
   # mf-analytics: usage, freshness (every 15 s here), health, webhooks (loopback allowed here).
   local analytics="$BIN/mf-analytics" analytics_port
@@ -601,19 +606,7 @@ cmd_up() {
   MF_WORKER_HTTP_PORT="$analytics_port" MF_FRESHNESS_INTERVAL=15 MF_WEBHOOK_ALLOW_LOOPBACK=1 \
     setsid "$analytics" run </dev/null >>"$RUN/logs/mf-analytics.log" 2>&1 9>&- &
   echo "$!" >"$ANALYTICS_PID"
-  ready=0
-  for ((i = 0; i < 300; i++)); do
-    alive "$(read_pid "$ANALYTICS_PID")" mf-analytics || break
-    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$analytics_port/readyz" 2>/dev/null; then
-      ready=1
-      break
-    fi
-    sleep 0.1
-  done
-  if [ "$ready" -ne 1 ]; then
-    log_tail "$RUN/logs/mf-analytics.log"
-    die "mf-analytics did not become ready (GET /readyz) on port $analytics_port"
-  fi
+  wait_ready mf-analytics "$ANALYTICS_PID" "$analytics_port" "$RUN/logs/mf-analytics.log"
 
   local api_url="http://127.0.0.1:$port" ingest_url="http://127.0.0.1:$ingest_port" seed tenant demo_key
   say "seeding the demo tenant"

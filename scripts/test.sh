@@ -5,9 +5,12 @@
 #   2. make -j2 CI=true                       build, warnings are errors
 #   3. make CI=true unit                      cmocka unit tests
 #   4. scripts/check-openapi.sh               OpenAPI checks (when present)
-#   5. pytest tests/integration               against build/bin
-#   6. make SANITIZE=address,undefined BUILD=build-san all unit
-#   7. pytest tests/integration               against build-san/bin
+#   5. scripts/check-deploy.sh                Kubernetes manifests and Dockerfiles
+#   6. pytest tests/integration               against build/bin
+#   7. make webui, Vitest                     the dashboard's build and component tests
+#   8. tests/e2e/run.sh                       the dashboard in headless Chromium on a stack of its own
+#   9. make SANITIZE=address,undefined BUILD=build-san all unit
+#  10. pytest tests/integration               against build-san/bin
 # The integration tests start their own Postgres, Redis and services
 # (scripts/stack.sh infra-up and the binaries in $MF_BIN_DIR).
 set -euo pipefail
@@ -23,7 +26,7 @@ SAN_UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # h2o's thread-local recycle bins are reported at thread exit; see the file.
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 
-TOTAL=8
+TOTAL=11
 STEP=0
 RESULTS=()
 START=$SECONDS
@@ -68,6 +71,11 @@ integration() {
   return "$rc"
 }
 
+# The dashboard (webui/dist, served by mf-api) and its component tests.
+webui_tests() {
+  make webui && (cd webui && npm test)
+}
+
 # The sanitizer build and its unit tests.
 sanitizer_build() {
   ASAN_OPTIONS="$SAN_ASAN_OPTIONS" UBSAN_OPTIONS="$SAN_UBSAN_OPTIONS" \
@@ -90,7 +98,10 @@ if [ -f scripts/check-openapi.sh ]; then
 else
   skip "OpenAPI checks" "scripts/check-openapi.sh not present"
 fi
+step "deployment checks (manifests, Dockerfiles)" bash scripts/check-deploy.sh
 step "integration tests (build/bin)" integration build/bin
+step "dashboard build and component tests (Vitest)" webui_tests
+step "browser tests of the dashboard (tests/e2e)" env MF_BIN_DIR=build/bin tests/e2e/run.sh
 step "sanitizer build and unit tests (build-san)" sanitizer_build
 step "integration tests under ASan/UBSan (build-san/bin)" sanitizer_integration
 

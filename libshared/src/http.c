@@ -12,9 +12,11 @@
  * reference; when it completes after the client left, r->req is NULL and the
  * answer is dropped. Dispatch: CORS preflight -> route match (404/405) ->
  * authentication (cache, else a security-definer lookup) -> role check ->
- * body checks (415/413/invalid_json) -> handler.
+ * body checks (415/413/invalid_json) -> handler. With MF_WEBUI_DIR, a GET
+ * outside the service paths that matches no route goes to the dashboard.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -33,6 +35,7 @@
 #include "mf/json.h"
 #include "mf/log.h"
 #include "mf/metrics.h"
+#include "mf/quota.h"
 #include "mf/redis.h"
 #include "mf/util.h"
 
@@ -381,6 +384,7 @@ void mf_req_add_header(mf_req_t *r, const char *name, const char *value)
 
 mf_pg_pool_t *mf_http_thread_pool(void) { return current_thread ? current_thread->pool : NULL; }
 struct mf_redis *mf_http_thread_redis(void) { return current_thread ? current_thread->redis : NULL; }
+struct st_h2o_evloop_t *mf_http_thread_loop(void) { return current_thread ? current_thread->ctx.loop : NULL; }
 
 /* ---------- lifetime ---------- */
 
@@ -440,7 +444,9 @@ static void add_common_headers(mf_req_t *r)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, origin,
                            strlen(origin));
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0,
-                                  NULL, H2O_STRLIT("ETag, X-Request-ID, Retry-After"));
+                                  NULL,
+                                  H2O_STRLIT("ETag, X-Request-ID, RateLimit-Limit, RateLimit-Remaining, "
+                                             "RateLimit-Reset, Retry-After"));
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-credentials"),
                                   0, NULL, H2O_STRLIT("true"));
         }
@@ -456,17 +462,25 @@ static void finish_log(mf_req_t *r, int status)
                   status, dur * 1000.0, r->client);
 }
 
-static void send_body(mf_req_t *r, int status, const char *ctype, const char *body, size_t len)
+/* The status and common headers of the one answer; NULL when the client has gone. */
+static h2o_req_t *start_answer(mf_req_t *r, int status)
 {
     MF_ASSERT(!r->responded);
     r->responded = 1;
     if (r->req == NULL)
-        return;
-    h2o_req_t *req = r->req;
+        return NULL;
     finish_log(r, status);
-    req->res.status = status;
-    req->res.reason = reason_of(status);
+    r->req->res.status = status;
+    r->req->res.reason = reason_of(status);
     add_common_headers(r);
+    return r->req;
+}
+
+static void send_body(mf_req_t *r, int status, const char *ctype, const char *body, size_t len)
+{
+    h2o_req_t *req = start_answer(r, status);
+    if (req == NULL)
+        return;
     if (ctype != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
     req->res.content_length = len;
@@ -496,6 +510,57 @@ void mf_respond_jsonv(mf_req_t *r, int status, json_t *value)
 }
 
 void mf_respond_empty(mf_req_t *r, int status) { send_body(r, status, NULL, "", 0); }
+
+/* mf_respond_file: one chunk in flight at a time; h2o calls proceed when the client took it. */
+#define FILE_CHUNK (256u * 1024)
+typedef struct {
+    h2o_generator_t super;
+    int fd;
+    off_t off;
+    size_t left;
+    char buf[FILE_CHUNK];
+} file_generator_t;
+
+static void file_generator_dispose(void *p) { close(((file_generator_t *)p)->fd); }
+
+static void file_generator_proceed(h2o_generator_t *self, h2o_req_t *req)
+{
+    file_generator_t *g = (file_generator_t *)self;
+    size_t want = g->left < FILE_CHUNK ? g->left : FILE_CHUNK;
+    ssize_t n = want ? pread(g->fd, g->buf, want, g->off) : 0;
+    while (n < 0 && errno == EINTR)
+        n = pread(g->fd, g->buf, want, g->off);
+    if (n < 0 || (n == 0 && want > 0)) { /* the file broke: the client sees a short body */
+        MF_LOG_ERROR_(NULL, "reading a file answer failed: %s", n < 0 ? strerror(errno) : "short file");
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    g->off += n;
+    g->left -= (size_t)n;
+    h2o_iovec_t chunk = h2o_iovec_init(g->buf, (size_t)n);
+    h2o_send(req, &chunk, 1, g->left == 0 ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+void mf_respond_file(mf_req_t *r, int status, const char *content_type, int fd, size_t size)
+{
+    h2o_req_t *req = start_answer(r, status);
+    if (req == NULL) {
+        close(fd);
+        return;
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    req->res.content_length = size;
+    file_generator_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), file_generator_dispose);
+    g->super.proceed = file_generator_proceed;
+    g->super.stop = NULL;
+    g->fd = fd;
+    g->off = 0;
+    g->left = size;
+    r->refs++; /* h2o may dispose of the request inside send */
+    h2o_start_response(req, &g->super);
+    file_generator_proceed(&g->super, req);
+    req_release(r);
+}
 
 void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...)
 {
@@ -650,6 +715,8 @@ static void on_redis_done(void *data, redisReply *reply)
 static int redis_send(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb)
 {
     MF_ASSERT(r->thread->redis != NULL);
+    /* After the API calls this thread counted so far (quota.h): a request reading the counters sees them. */
+    (void)mf_quota_flush_thread();
     redis_call_t *call = mf_malloc(sizeof(*call));
     call->r = r;
     call->cb = cb;
@@ -660,6 +727,11 @@ static int redis_send(mf_req_t *r, int argc, const char **argv, const size_t *le
         free(call);
     }
     return rc;
+}
+
+int mf_req_redis(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb)
+{
+    return r->thread->redis != NULL ? redis_send(r, argc, argv, lens, cb) : MF_EUNAVAILABLE;
 }
 
 int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb)
@@ -847,14 +919,21 @@ static void refuse_credentials(mf_req_t *r, const char *msg)
     mf_respond_error(r, MF_EUNAUTHORIZED, "%s", msg);
 }
 
-/* After the credential resolved (cache or lookup): tenant state, then the route. */
+/* quota.c's go-ahead: the route runs unless the client left meanwhile. */
+static void admitted(mf_req_t *r)
+{
+    if (r->req != NULL)
+        run_handler(r);
+}
+
+/* After the credential resolved (cache or lookup): tenant state, rate limits and quotas, then the route. */
 static void authenticated(mf_req_t *r)
 {
     if (r->id.suspended) {
         mf_respond_error(r, MF_ETENANT_SUSPENDED, "this tenant is suspended: its keys and sessions are refused");
         return;
     }
-    run_handler(r);
+    mf_quota_admit(r, &r->id, admitted);
 }
 
 static void on_auth_lookup(mf_req_t *r, PGresult *res)
@@ -1049,17 +1128,22 @@ static void run_handler(mf_req_t *r)
             lower[n] = '\0';
             r->content_type = lower;
         }
-        int json = strcmp(r->content_type, "application/json") == 0 || r->content_type[0] == '\0';
+        int file = def->takes_body == MF_BODY_FILE;
+        int json = !file && (strcmp(r->content_type, "application/json") == 0 || r->content_type[0] == '\0');
         int raw_ok = def->takes_body == MF_BODY_RAW && (strcmp(r->content_type, "application/x-ndjson") == 0 ||
                                                         strcmp(r->content_type, "application/jsonl") == 0);
-        if (!json && !raw_ok) {
-            mf_respond_error(r, MF_EUNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json%s",
-                             def->takes_body == MF_BODY_RAW ? " or application/x-ndjson" : "");
+        int file_ok = file && (strcmp(r->content_type, "application/vnd.sqlite3") == 0 ||
+                               strcmp(r->content_type, "application/octet-stream") == 0);
+        if (!json && !raw_ok && !file_ok) {
+            mf_respond_error(r, MF_EUNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s",
+                             file ? "application/vnd.sqlite3 or application/octet-stream"
+                                  : def->takes_body == MF_BODY_RAW ? "application/json or application/x-ndjson"
+                                                                   : "application/json");
             return;
         }
-        if (req->entity.len > (size_t)mf_config_int(MF_CFG_HTTP_MAX_BODY)) {
-            mf_respond_error(r, MF_EPAYLOAD_TOO_LARGE, "request body is larger than %lld bytes",
-                             mf_config_int(MF_CFG_HTTP_MAX_BODY));
+        long long max_body = mf_config_int(file ? MF_CFG_HTTP_MAX_UPLOAD : MF_CFG_HTTP_MAX_BODY);
+        if (req->entity.len > (size_t)max_body) {
+            mf_respond_error(r, MF_EPAYLOAD_TOO_LARGE, "request body is larger than %lld bytes", max_body);
             return;
         }
         if (def->takes_body == MF_BODY_JSON) {
@@ -1144,6 +1228,99 @@ static void answer_preflight(mf_req_t *r)
     mf_respond_empty(r, 204);
 }
 
+/* ---------- the dashboard (MF_WEBUI_DIR) ---------- */
+
+/*
+ * mf-api serves the built dashboard beside the API. Handlers on "/": the API
+ * (on_req), which passes unknown GET/HEAD paths on; h2o's file handler over the
+ * folder; then index.html for any other path (client-side routes). "/assets/"
+ * holds content-hashed files only, so no fallback there. A filter sets the
+ * caching and security headers; service paths never reach the dashboard.
+ */
+#define DASHBOARD_CSP                                                                                              \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "          \
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+typedef struct {
+    h2o_filter_t super;
+    int immutable; /* content-hashed files: cache for a year */
+} dashboard_filter_t;
+
+/* Whether path (no query) is /prefix or under /prefix/. */
+static int under_prefix(const char *path, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(path, prefix, n) == 0 && (len == n || path[n] == '/');
+}
+
+static int is_service_path(const char *path, size_t len)
+{
+    static const char *const prefixes[] = {"/api", "/auth", "/healthz", "/readyz", "/metrics"};
+    for (size_t i = 0; i < MF_ARRAY_SIZE(prefixes); i++)
+        if (under_prefix(path, len, prefixes[i]))
+            return 1;
+    return 0;
+}
+
+/* A request the API has no route for that the dashboard answers instead. */
+static int is_dashboard_request(h2o_req_t *req, size_t pathlen)
+{
+    if (mf_config_str(MF_CFG_WEBUI_DIR)[0] == '\0')
+        return 0;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        return 0;
+    return !is_service_path(req->path.base, pathlen);
+}
+
+static void add_header(h2o_req_t *req, const char *name, const char *value)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, value, strlen(value));
+}
+
+static void on_dashboard_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    const dashboard_filter_t *f = (const dashboard_filter_t *)self;
+    if (!is_service_path(req->path_normalized.base, req->path_normalized.len)) {
+        int forever = f->immutable && req->res.status == 200;
+        add_header(req, "cache-control", forever ? "public, max-age=31536000, immutable" : "no-cache");
+        add_header(req, "content-security-policy", DASHBOARD_CSP);
+        add_header(req, "x-content-type-options", "nosniff");
+        add_header(req, "referrer-policy", "same-origin");
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
+static void dashboard_filter_register(h2o_pathconf_t *path, int immutable)
+{
+    dashboard_filter_t *f = (dashboard_filter_t *)h2o_create_filter(path, sizeof(*f));
+    f->super.on_setup_ostream = on_dashboard_ostream;
+    f->immutable = immutable;
+}
+
+/* Registers "/assets/" (before "/": h2o takes the first matching path). */
+static void dashboard_register_assets(h2o_hostconf_t *host, const char *dir)
+{
+    char assets[PATH_MAX];
+    snprintf(assets, sizeof(assets), "%s/assets", dir);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/assets/", 0);
+    h2o_file_register(path, assets, NULL, NULL, 0);
+    dashboard_filter_register(path, 1);
+}
+
+/* After the API handler on "/": the folder's files, then index.html for client-side routes. */
+static void dashboard_register_root(h2o_pathconf_t *path, const char *dir)
+{
+    static const char *index_files[] = {"index.html", NULL};
+    char index[PATH_MAX];
+    snprintf(index, sizeof(index), "%s/index.html", dir);
+    h2o_file_handler_t *files = h2o_file_register(path, dir, index_files, NULL, 0);
+    h2o_mimemap_type_t *html =
+        h2o_mimemap_get_type_by_extension(h2o_file_get_mimemap(files), h2o_iovec_init(H2O_STRLIT("html")));
+    h2o_file_register_file(path, index, html, 0);
+    dashboard_filter_register(path, 0);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     loop_thread_t *t = current_thread;
@@ -1179,6 +1356,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     switch (match_route(r, req->method, req->path.base, pathlen)) {
     case MATCH_NONE:
+        if (is_dashboard_request(req, pathlen))
+            return -1; /* the dashboard's handlers answer */
         mf_respond_error(r, MF_ENOT_FOUND, "no route for %.*s %.*s", (int)req->method.len, req->method.base,
                          (int)(pathlen > 200 ? 200 : pathlen), req->path.base);
         return 0;
@@ -1278,6 +1457,9 @@ static void *thread_main(void *arg)
         h2o_evloop_run(t->ctx.loop, 10);
     if (t->inflight > 0)
         MF_LOG_WARN_(NULL, "shutdown timeout with %d requests in flight", t->inflight);
+    /* API calls counted but not yet sent to Redis (quota.h) are not lost. */
+    while (mf_quota_flush_thread() > 0 && mf_now_ms() < deadline)
+        h2o_evloop_run(t->ctx.loop, 10);
     h2o_context_request_shutdown(&t->ctx);
     return NULL;
 }
@@ -1308,14 +1490,25 @@ int mf_http_run(const char *service_name)
         return MF_EUNAVAILABLE;
     }
     close(probe);
+    const char *webui = mf_config_str(MF_CFG_WEBUI_DIR);
+    char index[PATH_MAX];
+    snprintf(index, sizeof(index), "%s/index.html", webui);
+    if (webui[0] != '\0' && access(index, R_OK) != 0) {
+        MF_LOG_ERROR_(NULL, "MF_WEBUI_DIR=%s has no readable index.html (build it: make webui)", webui);
+        return MF_EINVALID_REQUEST;
+    }
 
     h2o_config_init(&globalconf);
     globalconf.max_request_entity_size = H2O_BODY_HARD_CAP;
     globalconf.server_name = h2o_iovec_init(H2O_STRLIT("metafuse"));
     h2o_hostconf_t *host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    if (webui[0] != '\0')
+        dashboard_register_assets(host, webui);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = on_req;
+    if (webui[0] != '\0')
+        dashboard_register_root(path, webui);
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;

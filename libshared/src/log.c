@@ -15,6 +15,8 @@ mf_log_level_t mf_log_min_level = MF_LOG_INFO;
 static const char *service_name = "metafuse";
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
+const char *mf_log_service(void) { return service_name; }
+
 void mf_log_init(const char *service, const char *level)
 {
     service_name = service;

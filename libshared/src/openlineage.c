@@ -35,6 +35,13 @@
  *    facet's "dataset" list (whole-dataset influence) adds edges without
  *    columns. Lineage from a dataset to itself cannot be an edge and is
  *    left out (it stays in the raw facet).
+ *  - the job's sql facet: an output without a columnLineage facet takes
+ *    its column lineage from the query (sqllineage.h), with the event's
+ *    schema facets as the known columns; a table of the SQL is the input or
+ *    output whose name is it or ends in "." and it (db.schema.table for
+ *    schema.table), and a bare SELECT feeds the only such output. What the
+ *    SQL does not resolve, and SQL that does not parse or is longer than
+ *    MF_SQL_LINEAGE_MAX_BYTES, is logged and never fails the event.
  *  - errorMessage.message is kept even when it holds control characters
  *    (they become spaces) or is longer than MF_TEXT_MAX (cut): a failed
  *    run's state matters more than its message.
@@ -43,7 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mf/catalog.h"
+#include "mf/config.h"
 #include "mf/ingest.h"
+#include "mf/log.h"
+#include "mf/sqllineage.h"
 #include "mf/util.h"
 
 #define OL_PATH 640                     /* a location in the document, for messages */
@@ -874,6 +884,122 @@ static int lineage_build(ol_t *ol, json_t *inputs, json_t *outputs)
     return 0;
 }
 
+/* The one ref of refs named table or "<prefix>.table"; NULL when none or several. */
+static json_t *ref_for_table(json_t *refs, const char *table)
+{
+    size_t i, tl = strlen(table);
+    json_t *r, *found = NULL;
+    json_array_foreach(refs, i, r)
+    {
+        const char *name = ref_name(r);
+        size_t nl = strlen(name);
+        if (strcmp(name, table) == 0)
+            return r;
+        if (nl > tl && name[nl - tl - 1] == '.' && strcmp(name + nl - tl, table) == 0) {
+            if (found != NULL)
+                return NULL;
+            found = r;
+        }
+    }
+    return found;
+}
+
+/* {dataset name: [field]} from the schema facets of the event's datasets. */
+static json_t *known_columns(ol_t *ol)
+{
+    json_t *known = json_object();
+    size_t i, j;
+    json_t *cs, *f;
+    json_array_foreach(ol->datasets, i, cs)
+    {
+        json_t *fields = json_object_get(cs, "fields");
+        if (fields == NULL)
+            continue;
+        json_t *names = json_array();
+        json_array_foreach(fields, j, f) json_array_append(names, json_object_get(f, "name"));
+        json_object_set_new(known, ref_name(cs), names);
+    }
+    return known;
+}
+
+/* Outputs with no columnLineage facet (new array of borrowed refs). */
+static json_t *outputs_without_column_lineage(ol_t *ol, json_t *outputs)
+{
+    json_t *out = json_array();
+    size_t i, j;
+    json_t *o, *p;
+    json_array_foreach(outputs, i, o)
+    {
+        int has = 0;
+        json_array_foreach(ol->pending, j, p) has |= ref_same(json_array_get(p, 0), o);
+        if (!has)
+            json_array_append(out, o);
+    }
+    return out;
+}
+
+/* Column pairs of res (sqllineage.h) on the edges from inputs to targets; the count added. */
+static size_t sql_pairs_add(ol_t *ol, json_t *res, json_t *inputs, json_t *targets)
+{
+    size_t i, added = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(res, "edges"), i, e)
+    {
+        json_t *tgt = ref_for_table(targets, json_string_value(json_object_get(e, "target")));
+        json_t *src = ref_for_table(inputs, json_string_value(json_object_get(e, "source")));
+        size_t ei;
+        if (tgt == NULL || src == NULL || ref_same(src, tgt))
+            continue;
+        json_t *edge = edge_get(ol, src, tgt, &ei);
+        if (edge == NULL ||
+            column_add(ol, edge, ei, json_string_value(json_object_get(e, "source_field")),
+                       json_string_value(json_object_get(e, "target_field")),
+                       json_string_value(json_object_get(e, "transformation")), "") != 0)
+            break; /* a limit: what was added stands */
+        added++;
+    }
+    return added;
+}
+
+/* The job's sql facet as column lineage of the outputs that have none; never fails the event. */
+static void sql_column_lineage(ol_t *ol, const char *query, json_t *inputs, json_t *outputs)
+{
+    json_t *targets = outputs_without_column_lineage(ol, outputs);
+    size_t len = query ? strlen(query) : 0;
+    if (len == 0 || json_array_size(targets) == 0 || json_array_size(inputs) == 0) {
+        json_decref(targets);
+        return;
+    }
+    const char *job = json_string_value(json_object_get(ol->job, "name"));
+    if (len > (size_t)mf_config_int(MF_CFG_SQL_LINEAGE_MAX_BYTES)) {
+        MF_LOG_INFO_(NULL, "job %s: the sql facet is %zu bytes, over MF_SQL_LINEAGE_MAX_BYTES: no column lineage from it",
+                     job, len);
+        json_decref(targets);
+        return;
+    }
+    json_t *known = known_columns(ol);
+    mf_sqllineage_opts_t opts = {
+        .default_target = json_array_size(targets) == 1 ? ref_name(json_array_get(targets, 0)) : NULL,
+        .known_columns = known,
+    };
+    mf_json_err_t err = {{0}};
+    json_t *res = mf_sqllineage_parse(query, len, &opts, &err);
+    if (res == NULL) {
+        MF_LOG_INFO_(NULL, "job %s: no column lineage from the sql facet: %s", job, err.msg);
+    } else {
+        size_t added = sql_pairs_add(ol, res, inputs, targets);
+        json_t *warnings = json_object_get(res, "warnings");
+        if (json_array_size(warnings) > 0 || added < json_array_size(json_object_get(res, "edges")))
+            MF_LOG_INFO_(NULL, "job %s: %zu of %zu column pairs of the sql facet match the event's datasets; %zu "
+                         "warnings (first: %s)",
+                         job, added, json_array_size(json_object_get(res, "edges")), json_array_size(warnings),
+                         json_array_size(warnings) ? json_string_value(json_array_get(warnings, 0)) : "none");
+    }
+    json_decref(res);
+    json_decref(known);
+    json_decref(targets);
+}
+
 /* ---------- run and job ---------- */
 
 static int run_parent(json_t *r, json_t *facet, const char *where, mf_json_err_t *err)
@@ -1076,6 +1202,8 @@ json_t *mf_ingest_from_openlineage(json_t *event, mf_json_err_t *err)
     }
     if (lineage_build(&ol, inputs, outputs) != 0)
         goto bad;
+    if (job != NULL)
+        sql_column_lineage(&ol, json_string_value(json_object_get(job, "sql")), inputs, outputs);
 
     if (json_array_size(ol.datasets) > 0)
         json_object_set(out, "datasets", ol.datasets);

@@ -415,9 +415,14 @@ static void conn_on_io(h2o_socket_t *sock, const char *err)
     }
 }
 
+/* Connection keywords: the URL, and the service as application_name (unless the URL sets one), so
+ * pg_stat_activity tells mf-api's sessions from mf-analytics' and the workers'. */
+static const char *const conn_keywords[] = {"dbname", "fallback_application_name", NULL};
+
 static void conn_start(mf_pg_conn_t *c)
 {
-    c->pg = PQconnectStart(c->pool->url);
+    const char *values[] = {c->pool->url, mf_log_service(), NULL};
+    c->pg = PQconnectStartParams(conn_keywords, values, 1);
     if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
         conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         return;
@@ -558,7 +563,8 @@ void mf_pg_pool_stats(const mf_pg_pool_t *pool, mf_pg_stats_t *out)
 
 PGconn *mf_pg_connect_blocking(const char *url, char *err, size_t errlen)
 {
-    PGconn *pg = PQconnectdb(url);
+    const char *values[] = {url, mf_log_service(), NULL};
+    PGconn *pg = PQconnectdbParams(conn_keywords, values, 1);
     if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
         snprintf(err, errlen, "cannot connect to the database: %s", pg ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);

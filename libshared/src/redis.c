@@ -289,3 +289,27 @@ redisContext *mf_redis_connect_blocking(const char *url, int timeout_ms, char *e
     redisSetTimeout(c, tv);
     return c;
 }
+
+int mf_redis_ack_delete(redisContext *c, const char *stream, const char *group, const char *const *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    const char **argv = mf_malloc((n + 3) * sizeof(*argv));
+    int ok = redisAppendCommand(c, "MULTI") == REDIS_OK;
+    argv[0] = "XACK";
+    argv[1] = stream;
+    argv[2] = group;
+    memcpy(argv + 3, ids, n * sizeof(*ids));
+    ok = ok && redisAppendCommandArgv(c, (int)(n + 3), argv, NULL) == REDIS_OK;
+    argv[0] = "XDEL";
+    memmove(argv + 2, argv + 3, n * sizeof(*ids));
+    ok = ok && redisAppendCommandArgv(c, (int)(n + 2), argv, NULL) == REDIS_OK;
+    ok = ok && redisAppendCommand(c, "EXEC") == REDIS_OK;
+    for (int k = 0; ok && k < 4; k++) {
+        void *rep = NULL;
+        ok = redisGetReply(c, &rep) == REDIS_OK;
+        freeReplyObject(rep);
+    }
+    free(argv);
+    return ok ? 0 : -1;
+}

@@ -69,6 +69,18 @@ redisContext *mf_worker_redis(redisContext **redis)
     return NULL;
 }
 
+long long mf_worker_count(PGconn *pg, const char *sql, int nparams, const char *const *params, const char *what)
+{
+    PGresult *res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    long long n = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    else
+        MF_LOG_WARN_(NULL, "%s failed: %s", what, PQresultErrorMessage(res));
+    PQclear(res);
+    return n;
+}
+
 /* Set once by mf_worker_run before any thread starts; read-only afterwards. */
 static char consumer[192];
 
@@ -85,12 +97,15 @@ static void name_consumer(void)
     snprintf(consumer, sizeof(consumer), "%s-%d", host, (int)getpid());
 }
 
+static int running; /* worker loops not yet returned */
+
 static void *worker_thread(void *arg)
 {
     const mf_worker_t *w = arg;
     MF_LOG_INFO_(NULL, "worker %s started", w->name);
     w->loop();
     MF_LOG_INFO_(NULL, "worker %s stopped", w->name);
+    __atomic_sub_fetch(&running, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -118,9 +133,11 @@ int mf_worker_run(const char *service, const mf_worker_t *workers, size_t n)
     }
     pthread_t *tids = mf_calloc(n, sizeof(*tids));
     size_t started = 0;
+    __atomic_store_n(&running, (int)n, __ATOMIC_RELEASE);
     for (; started < n; started++)
         if (pthread_create(&tids[started], NULL, worker_thread, (void *)&workers[started]) != 0) {
             MF_LOG_ERROR_(NULL, "cannot start worker %s", workers[started].name);
+            __atomic_sub_fetch(&running, (int)(n - started), __ATOMIC_RELEASE);
             stopping = 1;
             break;
         }
@@ -131,8 +148,10 @@ int mf_worker_run(const char *service, const mf_worker_t *workers, size_t n)
             rc = 1;
         stopping = 1;
     } else {
-        while (!stopping)
-            mf_worker_sleep_ms(1000);
+        /* until a signal, or every loop has returned by itself */
+        while (!stopping && __atomic_load_n(&running, __ATOMIC_ACQUIRE) > 0)
+            mf_worker_sleep_ms(200);
+        stopping = 1;
     }
     for (size_t i = 0; i < started; i++)
         pthread_join(tids[i], NULL);

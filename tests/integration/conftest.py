@@ -485,9 +485,11 @@ def server(migrated, platform_key, tmp_root):
     srv.stop_and_check()
 
 
-@pytest.fixture(scope="session")
+# The spawn_* factories are per test: what a test starts stops when it ends, so
+# the session's Postgres never runs out of connections to leftover processes.
+@pytest.fixture
 def spawn_server(migrated, platform_key, tmp_root):
-    """Factory for extra servers with special configuration (stopped at the end)."""
+    """Factory for extra servers with special configuration (stopped at the end of the test)."""
     started = []
 
     def spawn(name, extra_env=None, start=True, ready_path="/readyz"):
@@ -543,6 +545,14 @@ class Tenant:
         return IngestClient(ingest_server.base, key)
 
 
+def lift_limits(admin, tenant_id):
+    """The suite calls faster, and loads more, than a plan allows: lift a test tenant's
+    limits (test_quotas.py and test_billing.py test them)."""
+    admin.ok("PUT", "/api/v1/admin/tenants/" + tenant_id, 200, json_body={"quotas": {
+        "requests_per_second": 100000, "key_requests_per_second": 100000, "max_datasets": 100000000,
+        "max_seats": 100000, "api_calls_per_month": 10 ** 12, "emit_events_per_month": 10 ** 12}})
+
+
 @pytest.fixture(scope="session")
 def tenant_factory(admin_api, base_url):
     def make(plan=None):
@@ -551,6 +561,7 @@ def tenant_factory(admin_api, base_url):
             body["plan"] = plan
         r = admin_api.ok("POST", "/api/v1/admin/tenants", 201, json_body=body)
         data = r.json()
+        lift_limits(admin_api, data["tenant"]["id"])
         return Tenant(base_url, data["tenant"], data["api_key"])
 
     return make
@@ -689,10 +700,10 @@ def ingest_worker(migrated, tmp_root):
     w.stop_and_check()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def spawn_ingest(migrated, tmp_root):
     """Factory for more mf-ingest processes: spawn(name, "serve"|"work", extra_env=None,
-    start=True, infra_env=None, port=None). Still running ones are stopped at the end."""
+    start=True, infra_env=None, port=None). Still running ones are stopped at the end of the test."""
     started = []
 
     def spawn(name, kind="serve", extra_env=None, start=True, infra_env=None, port=None):
@@ -875,10 +886,10 @@ def analytics(migrated, tmp_root):
     proc.stop_and_check()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def spawn_analytics(migrated, tmp_root):
     """Factory for more mf-analytics replicas: spawn(name, extra_env=None, start=True).
-    Still running ones are stopped at the end."""
+    Still running ones are stopped at the end of the test."""
     started = []
 
     def spawn(name, extra_env=None, start=True):

@@ -516,35 +516,28 @@ def test_purge_needs_admin_url(migrated):
 
 
 def _tiny_plan(infra, tenant, max_datasets, max_rps):
+    """Put tenant on a new plan of max_datasets and max_rps, without the harness's overrides."""
     from conftest import psql
     plan = "tiny_" + tenant.id.replace("-", "")[:12]
     psql(infra["MF_PG_SUPER_URL"],
          "INSERT INTO plans (name, max_datasets, max_seats, max_api_calls, max_emit_events, "
-         "max_rps, audit_retention_days) VALUES ('%s', %d, 5, 1000000, 1000000, %d, 30)"
-         % (plan, max_datasets, max_rps),
-         "UPDATE tenants SET plan = '%s' WHERE id = '%s'" % (plan, tenant.id))
+         "max_rps, max_key_rps, audit_retention_days) VALUES ('%s', %d, 5, 1000000, 1000000, %d, %d, 30)"
+         % (plan, max_datasets, max_rps, max_rps),
+         "UPDATE tenants SET plan = '%s', quotas = '{}' WHERE id = '%s'" % (plan, tenant.id))
     return plan
 
 
-NOT_YET = pytest.mark.xfail(
-    strict=True,
-    reason="api.md lists quota_exceeded (403) and rate_limited (429) but mf-api enforces no plan "
-           "limits yet; strict: remove this marker once it does")
-
-
-@NOT_YET
 def test_quota_datasets(infra, tenant):
     _tiny_plan(infra, tenant, 3, 100000)
     for n in ("q1", "q2", "q3"):
         assert tenant.api.post("/api/v1/datasets", {"name": n}).status_code == 201
     r = tenant.api.post("/api/v1/datasets", {"name": "q4"})
-    assert_error(r, 403, "quota_exceeded")
+    assert_error(r, 403, "quota_exceeded", "max_datasets")
     assert tenant.api.get("/api/v1/stats").json()["datasets"] == 3
     # updates of existing datasets still work
     assert tenant.api.put("/api/v1/datasets/q1", {"description": "x"}).status_code == 200
 
 
-@NOT_YET
 def test_rate_limit(infra, tenant):
     _tiny_plan(infra, tenant, 1000, 5)
     statuses = []

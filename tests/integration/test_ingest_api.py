@@ -164,7 +164,7 @@ def test_emit_schema_versions_and_breaking_changes(ing, api, migrated, tenant):
     assert diff["breaking"] is True and [f["name"] for f in diff["removed"]] == ["name"], diff
     # each breaking version is a catalog event for notifications
     rows = sup(migrated, "SELECT detail->>'to' FROM catalog_events e JOIN datasets d ON d.id = e.dataset_id "
-                         "WHERE e.tenant_id = '%s' AND e.kind = 'schema.breaking' AND d.name = 'evolving' "
+                         "WHERE e.tenant_id = '%s' AND e.kind = 'schema.breaking_change' AND d.name = 'evolving' "
                          "ORDER BY e.id" % tenant.id)
     assert rows == ["3", "4", "5"], rows
 

@@ -45,6 +45,7 @@ from conftest import (
     free_port,
     ingest_serve_proc,
     ingest_worker_proc,
+    lift_limits,
     parse_env_file,
     psql,
     redis_cli,
@@ -137,6 +138,7 @@ class FaultStack:
         wait_until(lambda: _ready(self.api.base), 60, "mf-api ready")
         r = self.admin.ok("POST", "/api/v1/admin/tenants", 201,
                           json_body={"name": unique("fault"), "plan": "team"})
+        lift_limits(self.admin, r.json()["tenant"]["id"])
         return Tenant(self.api.base, r.json()["tenant"], r.json()["api_key"])
 
     def sql(self, statement):

@@ -205,7 +205,7 @@ def test_pg_queue_full_gives_503(spawn_server, tenant_factory, infra):
         while True:
             _, out, _ = psql(infra["MF_PG_SUPER_URL"],
                              "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mf_app' "
-                             "AND wait_event_type = 'Lock'")
+                             "AND application_name = 'mf-api' AND wait_event_type = 'Lock'")
             if out == ["1"]:
                 break
             assert time.monotonic() < deadline, "request never blocked on the lock"
@@ -360,7 +360,7 @@ def test_sigterm_drains_in_flight_request(spawn_server, tenant_factory, infra):
         while True:
             _, out, _ = psql(infra["MF_PG_SUPER_URL"],
                              "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mf_app' "
-                             "AND wait_event_type = 'Lock'")
+                             "AND application_name = 'mf-api' AND wait_event_type = 'Lock'")
             if out == ["1"]:
                 break
             assert time.monotonic() < deadline, "request never blocked on the lock"

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import oidc
-from conftest import REPO, Api, Server, assert_error, psql, redis_cli, unique
+from conftest import REPO, Api, Server, assert_error, lift_limits, psql, redis_cli, unique
 
 ADMIN_EMAIL = "admin@sso-a.example"
 USER_EMAIL = "user@sso-b.example"
@@ -54,6 +54,7 @@ class SsoEnv:
         """A fresh tenant; optional sign-in settings and invitations {email: role}."""
         r = self.admin.ok("POST", "/api/v1/admin/tenants", 201, json_body={"name": unique("sso")})
         body = r.json()
+        lift_limits(self.admin, body["tenant"]["id"])
         api = Api(self.base, body["api_key"])
         settings = dict(sso or {})
         if allowed_domains is not None:

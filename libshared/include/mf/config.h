@@ -37,6 +37,7 @@
     X(INGEST_CLAIM_IDLE_MS, "MF_INGEST_CLAIM_IDLE_MS", INT, "30000", 10, 86400000, "Idle time after which a pending event (dead worker, or a retry) is reclaimed.") \
     X(WORKER_HTTP_PORT, "MF_WORKER_HTTP_PORT", INT, "0", 0, 65535, "Port of the worker's /healthz, /readyz and /metrics (0: none).") \
     X(INGEST_CONSUMER, "MF_INGEST_CONSUMER", STR, "", 0, 128, "Consumer name of this worker in the group (empty: host-pid).") \
+    X(HTTP_MAX_UPLOAD, "MF_HTTP_MAX_UPLOAD", INT, "67108864", 1024, 67108864, "Largest accepted file upload (POST /api/v1/import/sqlite) in bytes (413 above).") \
     X(OIDC_ISSUER, "MF_OIDC_ISSUER", STR, "", 0, 512, "Issuer URL of the platform-wide default OpenID provider (empty: only tenants' own providers).") \
     X(OIDC_CLIENT_ID, "MF_OIDC_CLIENT_ID", STR, "", 0, 255, "Client id of MetaFuse at the default OpenID provider.") \
     X(OIDC_CLIENT_SECRET, "MF_OIDC_CLIENT_SECRET", STR, "", 0, 512, "Client secret at the default OpenID provider.") \
@@ -44,11 +45,18 @@
     X(OIDC_CLOCK_SKEW, "MF_OIDC_CLOCK_SKEW", INT, "60", 0, 600, "Seconds of clock skew allowed on ID token exp, nbf and iat.") \
     X(OIDC_CACHE_TTL, "MF_OIDC_CACHE_TTL", INT, "3600", 10, 86400, "Seconds a provider's discovery document and JWKS stay cached.") \
     X(SESSION_IDLE_TIMEOUT, "MF_SESSION_IDLE_TIMEOUT", INT, "3600", 60, 2592000, "Seconds of inactivity after which a browser session ends.") \
+    X(SQL_LINEAGE_MAX_BYTES, "MF_SQL_LINEAGE_MAX_BYTES", INT, "262144", 1024, 5242880, "Longest SQL text parsed for column lineage (POST /api/v1/lineage/parse: 413 above; a longer OpenLineage sql facet is not parsed).") \
     X(SESSION_MAX_AGE, "MF_SESSION_MAX_AGE", INT, "43200", 60, 31536000, "Seconds after sign-in at which a browser session ends regardless of use.") \
     X(AUTH_FAIL_LIMIT, "MF_AUTH_FAIL_LIMIT", INT, "20", 1, 100000, "Failed authentications per client address per minute before 429 (needs Redis).") \
+    X(INTEGRATIONS_ROOT, "MF_INTEGRATIONS_ROOT", STR, "", 0, 1024, "Folder whose <tenant id>/ subfolders imports may read tables from ({\"path\": ...}; empty: uploads only).") \
     X(TENANT_DELETE_GRACE_DAYS, "MF_TENANT_DELETE_GRACE_DAYS", INT, "30", 0, 365, "Days a deleted tenant is kept (and can be restored) before its data is purged.") \
+    X(QUOTA_ENFORCE, "MF_QUOTA_ENFORCE", INT, "1", 0, 1, "1: rate limits and monthly API call quotas are enforced and metered on every authenticated call (0: neither, for benchmarks).") \
+    X(QUOTA_CACHE_TTL, "MF_QUOTA_CACHE_TTL", INT, "5", 0, 3600, "Seconds a tenant's plan limits stay cached in-process (0: read on every call).") \
+    X(METERING_INTERVAL, "MF_METERING_INTERVAL", INT, "30", 1, 3600, "Seconds between mf-analytics folds of the Redis usage counters into monthly usage.") \
     X(USAGE_STREAM, "MF_USAGE_STREAM", STR, "mf:usage", 1, 128, "Redis stream of access events (dataset reads, search appearances, lineage queries) that mf-analytics folds into usage.") \
     X(USAGE_STREAM_MAXLEN, "MF_USAGE_STREAM_MAXLEN", INT, "1000000", 1000, 1000000000, "Approximate cap on the usage stream's length (oldest entries are trimmed when mf-analytics falls behind).") \
+    X(USAGE_EVENTS, "MF_USAGE_EVENTS", INT, "1", 0, 1, "1: mf-api appends an access event to the usage stream for every dataset read, search appearance and lineage query; 0: none (usage stops counting).") \
+    X(USAGE_CLAIM_IDLE_MS, "MF_USAGE_CLAIM_IDLE_MS", INT, "30000", 10, 86400000, "Idle time after which usage entries pending at another mf-analytics replica (a dead one) are reclaimed.") \
     X(ANALYTICS_CONSUMER, "MF_ANALYTICS_CONSUMER", STR, "", 0, 128, "Consumer name of this mf-analytics replica in its stream groups (empty: host-pid).") \
     X(FRESHNESS_INTERVAL, "MF_FRESHNESS_INTERVAL", INT, "60", 1, 86400, "Seconds between freshness evaluations in mf-analytics.") \
     X(HEALTH_SNAPSHOT_INTERVAL, "MF_HEALTH_SNAPSHOT_INTERVAL", INT, "3600", 1, 86400, "Seconds between catalog-health snapshots (the daily trend) in mf-analytics.") \
@@ -56,6 +64,7 @@
     X(WEBHOOK_ALLOW_PRIVATE, "MF_WEBHOOK_ALLOW_PRIVATE", INT, "0", 0, 1, "1: webhook destinations may resolve to private (RFC 1918, ULA) addresses.") \
     X(WEBHOOK_MAX_ATTEMPTS, "MF_WEBHOOK_MAX_ATTEMPTS", INT, "8", 1, 50, "Delivery attempts of one webhook event before it is marked dead.") \
     X(WEBHOOK_BACKOFF_MS, "MF_WEBHOOK_BACKOFF_MS", INT, "1000", 10, 3600000, "Base delay of the exponential webhook retry backoff (doubled each attempt, with jitter).") \
+    X(WEBHOOK_CONCURRENCY, "MF_WEBHOOK_CONCURRENCY", INT, "4", 1, 64, "Webhook requests one mf-analytics replica sends at once (each on its own thread and database connection), so a slow receiver holds up only its own deliveries.") \
     X(WEBHOOK_TIMEOUT_MS, "MF_WEBHOOK_TIMEOUT_MS", INT, "5000", 100, 60000, "Timeout of one webhook delivery request.") \
     X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
 

@@ -36,7 +36,9 @@ typedef struct {
     int takes_body; /* MF_BODY_JSON: an object parsed into mf_req_body(); MF_BODY_RAW: bytes in mf_req_raw_body() */
 } mf_route_t;
 
-enum { MF_BODY_NONE = 0, MF_BODY_JSON = 1, MF_BODY_RAW = 2 };
+/* MF_BODY_FILE: a file upload (application/vnd.sqlite3 or application/octet-stream, at most
+ * MF_HTTP_MAX_UPLOAD bytes) in mf_req_raw_body(). */
+enum { MF_BODY_NONE = 0, MF_BODY_JSON = 1, MF_BODY_RAW = 2, MF_BODY_FILE = 3 };
 
 /* Register routes (before mf_http_run); the array must live for the process. */
 void mf_http_add_routes(const mf_route_t *routes, size_t n);
@@ -78,6 +80,10 @@ void mf_respond_json(mf_req_t *r, int status, const char *body, size_t len);
 void mf_respond_jsonv(mf_req_t *r, int status, json_t *value);
 /* Answer with no body (e.g. 204). */
 void mf_respond_empty(mf_req_t *r, int status);
+/* Answer with the first `size` bytes of the open file fd (steals fd: closed when the answer ends or
+ * the client leaves), read and sent a chunk at a time as the client takes them, with Content-Length;
+ * the file is never held in memory. An unlinked temporary file is freed when fd closes. */
+void mf_respond_file(mf_req_t *r, int status, const char *content_type, int fd, size_t size);
 /* Answer with the error envelope; msg (printf) overrides the table's message when non-NULL. */
 void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -118,6 +124,10 @@ typedef struct redisReply mf_redis_reply_t;
 typedef void (*mf_req_redis_cb)(mf_req_t *r, mf_redis_reply_t *reply);
 int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size_t *lens,
                             mf_req_redis_cb cb) MF_MUST_CHECK;
+
+/* The same without the answer: MF_EUNAVAILABLE when Redis is off or unreachable (cb is not
+ * called), for work that goes on without Redis (rate limits fail open). */
+int mf_req_redis(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb) MF_MUST_CHECK;
 
 /* The browser session cookie (HttpOnly; SameSite=Lax; Secure when MF_PUBLIC_URL is https). */
 #define MF_SESSION_COOKIE "mf_session"
@@ -166,6 +176,8 @@ void mf_req_unless_auth_blocked(mf_req_t *r, mf_req_done_fn next);
 mf_pg_pool_t *mf_http_thread_pool(void);
 /* The Redis connection of the calling loop thread (NULL unless enabled). */
 struct mf_redis *mf_http_thread_redis(void);
+/* The event loop of the calling loop thread (NULL elsewhere), for timers of libshared modules. */
+struct st_h2o_evloop_t *mf_http_thread_loop(void);
 
 
 #endif

@@ -9,7 +9,7 @@
  *
  * An ingest event is a JSON object; every member but "source" may be absent:
  *
- *   "source":   "emit" | "openlineage"
+ *   "source":   "emit" | "openlineage" | "dbt" | "great_expectations" | "iceberg" | "delta"
  *   "datasets": [changeset]          catalog.h change sets, applied in MERGE mode (omitted
  *                                    members keep their value). A change set may also carry
  *                                    "facets": {name: object}, raw facets stored on the dataset

@@ -20,6 +20,8 @@ extern mf_log_level_t mf_log_min_level;
 
 /* Set the service name (borrowed, static) and the level by name ("info"). */
 void mf_log_init(const char *service, const char *level);
+/* The service name given to mf_log_init ("metafuse" before). */
+const char *mf_log_service(void);
 /* Write one line; use the MF_LOG_* macros instead so the level is checked first. */
 void mf_log_write(mf_log_level_t level, const mf_log_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -47,4 +47,10 @@ void mf_redis_subscribe(mf_redis_t *redis, const char *channel, mf_redis_message
 /* A blocking connection with a connect/command timeout; NULL with err set. */
 redisContext *mf_redis_connect_blocking(const char *url, int timeout_ms, char *err, size_t errlen);
 
+/* On a blocking connection: acknowledge ids in the consumer group and delete them from the
+ * stream, in one MULTI/EXEC, so the stream's length is its backlog. 0, or -1 when the
+ * connection broke (the entries stay pending; acknowledging again later is harmless). */
+int mf_redis_ack_delete(redisContext *c, const char *stream, const char *group, const char *const *ids,
+                        size_t n) MF_MUST_CHECK;
+
 #endif

@@ -27,6 +27,9 @@ void mf_worker_sleep_ms(int ms);
 PGconn *mf_worker_pg(PGconn **pg);
 /* The same for Redis (MF_REDIS_URL). */
 redisContext *mf_worker_redis(redisContext **redis);
+/* Run sql, a statement answering one integer (how many items a batched SQL function handled).
+ * The integer, or -1 after logging "<what> failed: <reason>". */
+long long mf_worker_count(PGconn *pg, const char *sql, int nparams, const char *const *params, const char *what);
 /* This replica's consumer name for stream groups: MF_ANALYTICS_CONSUMER or host-pid. */
 const char *mf_worker_consumer(void);
 

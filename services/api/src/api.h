@@ -27,6 +27,8 @@ void mf_api_register_health(void);    /* health.c: catalog health and its trend 
 void mf_api_register_webhooks(void);  /* webhooks.c: webhooks and their deliveries */
 void mf_api_register_billing(void);   /* billing.c: plans, usage against limits, invoices */
 void mf_api_register_export(void);    /* export.c: SQLite export and import */
+void mf_api_register_lineage_parse(void); /* lineage_parse.c: column lineage from SQL */
+void mf_api_register_integrations(void); /* integrations.c: dbt, Great Expectations, Iceberg, Delta imports */
 
 /* The ?namespace= of the request (default "default"); answers 400 itself when invalid. */
 const char *mf_api_namespace_or_respond(mf_req_t *r);

@@ -9,6 +9,7 @@
 #include "api.h"
 #include "mf/catalog.h"
 #include "mf/list.h"
+#include "mf/usage.h"
 #include "mf/util.h"
 
 /* The page pattern of every list: rows numbered in sort order, one more than asked to know if more exist. */
@@ -129,7 +130,12 @@ static void replace_dataset(mf_req_t *r)
     (void)rc; /* answered either way */
 }
 
-static void on_get(mf_req_t *r, PGresult *res) { mf_api_respond_dataset(r, res, 200); }
+static void on_get(mf_req_t *r, PGresult *res)
+{
+    mf_api_respond_dataset(r, res, 200);
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) /* the namespace was checked before the query */
+        mf_usage_dataset(r, MF_USAGE_READ, mf_api_namespace_or_respond(r), mf_req_param(r, "name"));
+}
 
 static void get_dataset(mf_req_t *r)
 {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "api.h"
+#include "mf/usage.h"
 #include "mf/util.h"
 
 /* Deepest walk, and most nodes one answer holds (then "truncated": true). */
@@ -71,7 +72,16 @@ static int int_or_respond(mf_req_t *r, const char *key, long long min, long long
     return 0;
 }
 
-static void on_document(mf_req_t *r, PGresult *res) { mf_respond_row_or_404(r, res, 200, "node not found"); }
+/* Answer the walk's document and record the lineage query about the node in query parameter node_key. */
+static void respond_walk(mf_req_t *r, PGresult *res, const char *node_key)
+{
+    mf_respond_row_or_404(r, res, 200, "node not found");
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        mf_usage_lineage(r, mf_req_query(r, node_key));
+}
+
+static void on_document(mf_req_t *r, PGresult *res) { respond_walk(r, res, "node"); }
+static void on_marquez(mf_req_t *r, PGresult *res) { respond_walk(r, res, "nodeId"); }
 
 static void get_graph(mf_req_t *r)
 {
@@ -116,7 +126,7 @@ static void get_marquez(mf_req_t *r)
         int_or_respond(r, "limit", 1, GRAPH_NODES_MAX, GRAPH_NODES_MAX, 0, limit, sizeof(limit)) != 0)
         return;
     const char *params[] = {node, depth, limit};
-    if (mf_req_query_or_respond(r, &stmts[MARQUEZ], 3, params, on_document) != 0)
+    if (mf_req_query_or_respond(r, &stmts[MARQUEZ], 3, params, on_marquez) != 0)
         return;
 }
 

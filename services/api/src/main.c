@@ -42,6 +42,8 @@ static void register_all(void)
     mf_api_register_webhooks();
     mf_api_register_billing();
     mf_api_register_export();
+    mf_api_register_lineage_parse();
+    mf_api_register_integrations();
 }
 
 static int usage(void)

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "mf/catalog.h"
 #include "mf/list.h"
+#include "mf/usage.h"
 #include "mf/util.h"
 
 #define SEARCH_Q_MAX 256     /* characters */
@@ -88,6 +89,7 @@ static void on_search(mf_req_t *r, PGresult *res)
     mf_respond_json(r, 200, body, (size_t)n);
     free(body);
     free(cursor);
+    mf_usage_search_page(r, items);
 }
 
 static void search(mf_req_t *r)

@@ -19,6 +19,7 @@
 #include "mf/catalog.h"
 #include "mf/config.h"
 #include "mf/list.h"
+#include "mf/quota.h"
 #include "mf/util.h"
 
 static mf_pg_stmt_t stmts[] = {
@@ -29,7 +30,7 @@ static mf_pg_stmt_t stmts[] = {
 #define GET 2
     {"tenant_get", "SELECT mf_admin_get_tenant($1::uuid)::text", -1},
 #define UPDATE 3
-    {"tenant_update", "SELECT mf_admin_update_tenant($1::uuid, $2, $3)::text", -1},
+    {"tenant_update", "SELECT mf_admin_update_tenant_limits($1::uuid, $2, $3, $4::jsonb)::text", -1},
 #define TRANSITION 4
     {"tenant_transition", "SELECT doc, key_ids FROM mf_admin_tenant_transition($1::uuid, $2, $3::int)", -1},
     {NULL, NULL, -1},
@@ -86,27 +87,34 @@ static void get_tenant(mf_req_t *r)
         return;
 }
 
+/* quotas: per-tenant overrides of the plan's limits (mf_quota_check_limits; null drops one). */
 static void update_tenant(mf_req_t *r)
 {
-    static const char *const allowed[] = {"name", "plan", NULL};
+    static const char *const allowed[] = {"name", "plan", "quotas", NULL};
     const char *id = tenant_id_or_respond(r), *name = NULL, *plan = NULL;
     if (id == NULL)
         return;
     mf_json_err_t err;
-    json_t *b = mf_req_body(r);
+    json_t *b = mf_req_body(r), *quotas = NULL;
     if (mf_json_only_fields(b, "", allowed, &err) != 0 ||
         mf_json_string(b, "", "name", 0, 1, 128, &name, &err) != 0 ||
-        mf_json_string(b, "", "plan", 0, 1, 32, &plan, &err) != 0) {
+        mf_json_string(b, "", "plan", 0, 1, 32, &plan, &err) != 0 ||
+        mf_json_object(b, "", "quotas", 0, &quotas, &err) != 0 ||
+        (quotas != NULL && mf_quota_check_limits(quotas, "quotas", 1, &err) != 0)) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "%s", err.msg);
         return;
     }
-    if (name == NULL && plan == NULL) {
-        mf_respond_error(r, MF_EINVALID_REQUEST, "give name or plan (or both) to change");
+    if (name == NULL && plan == NULL && quotas == NULL) {
+        mf_respond_error(r, MF_EINVALID_REQUEST, "give name or plan (or quotas) to change");
         return;
     }
-    const char *params[] = {id, name, plan};
-    if (mf_req_query_untenanted_or_respond(r, &stmts[UPDATE], 3, params, on_tenant) != 0)
-        return;
+    size_t n;
+    char *quotas_json = quotas != NULL ? mf_json_dump(quotas, &n) : NULL;
+    const char *params[] = {id, name, plan, quotas_json};
+    if (mf_req_query_untenanted_or_respond(r, &stmts[UPDATE], 4, params, on_tenant) != 0) {
+        /* answered 503 */
+    }
+    free(quotas_json);
 }
 
 /* Row 0 of a transition: the tenant document. Every cached key and session is

@@ -14,6 +14,7 @@ void mf_ingest_register_emit(void);
 int mf_ingest_writer_or_respond(mf_req_t *r, const char *route) __attribute__((warn_unused_result));
 void mf_ingest_register_lineage(void);
 void mf_ingest_register_events(void);
+void mf_ingest_register_integrations(void); /* integrations.c: dbt, GE, Iceberg, Delta imports queued */
 /* Run the stream -> Postgres worker until SIGTERM; returns the exit code. */
 int mf_ingest_work(void);
 

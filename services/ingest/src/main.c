@@ -16,12 +16,14 @@
 #include "mf/http.h"
 #include "mf/ingest.h"
 #include "mf/log.h"
+#include "mf/quota.h"
 
 static void register_all(void)
 {
     mf_ingest_register_emit();
     mf_ingest_register_lineage();
     mf_ingest_register_events();
+    mf_ingest_register_integrations();
 }
 
 int main(int argc, char **argv)
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
         return 2;
     }
     register_all();
+    mf_quota_count_calls(0); /* posts are metered as emit events (ingest_queue.c), not API calls */
     mf_http_enable_redis();
     return mf_http_run("mf-ingest") == 0 ? 0 : 1;
 }

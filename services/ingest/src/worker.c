@@ -16,15 +16,12 @@
  *    idle time; after MF_INGEST_MAX_TRIES deliveries it is recorded in
  *    ingest_failures, copied to <stream>:dead and acknowledged.
  *
- * Blocking I/O is fine here: a worker has no event loop.
+ * Blocking I/O is fine here: the loop runs on its own thread (mf/worker.h).
  */
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
@@ -36,11 +33,9 @@
 #include "mf/pg.h"
 #include "mf/redis.h"
 #include "mf/util.h"
+#include "mf/worker.h"
 
 #define GROUP "mf-ingest-workers"
-
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { stopping = 1; }
 
 /* Worker figures for /metrics (when MF_WORKER_HTTP_PORT is set). */
 static mf_metric_t *m_applied, *m_duplicates, *m_failed, *m_batches;
@@ -50,6 +45,7 @@ static double stream_lag(void) { return (double)__atomic_load_n(&stream_length, 
 typedef struct {
     PGconn *pg;
     redisContext *redis;
+    int grouped; /* the consumer group was made sure of on this connection */
     char consumer[160];
     const char *stream;
     char dead_stream[160];
@@ -61,56 +57,38 @@ typedef struct {
     char *event; /* JSON text, or NULL when the entry is malformed */
 } entry_t;
 
-static void sleep_ms(int ms)
+static int ensure_pg(worker_t *w) { return mf_worker_pg(&w->pg) != NULL ? 0 : -1; }
+
+static void drop_redis(worker_t *w)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    redisFree(w->redis);
+    w->redis = NULL;
+    w->grouped = 0;
 }
 
-/* Block (with backoff) until Postgres answers, or we are stopping. */
-static int ensure_pg(worker_t *w)
-{
-    int backoff = 100;
-    while (!stopping) {
-        if (w->pg != NULL && PQstatus(w->pg) == CONNECTION_OK)
-            return 0;
-        char err[512];
-        PQfinish(w->pg);
-        w->pg = mf_pg_connect_blocking(mf_config_str(MF_CFG_PG_URL), err, sizeof(err));
-        if (w->pg != NULL)
-            return 0;
-        MF_LOG_WARN_(NULL, "%s; retrying in %d ms", err, backoff);
-        sleep_ms(backoff);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-    }
-    return -1;
-}
-
+/* A connection on which the consumer group exists (created on first use and again after every
+ * reconnect: a Redis restarted without persistence has lost it); -1 only when stopping. */
 static int ensure_redis(worker_t *w)
 {
-    int backoff = 100;
-    while (!stopping) {
-        if (w->redis != NULL && w->redis->err == 0)
+    while (!mf_worker_stopping()) {
+        if (w->redis != NULL && w->redis->err == 0 && w->grouped)
             return 0;
-        char err[512];
-        redisFree(w->redis);
-        w->redis = mf_redis_connect_blocking(mf_config_str(MF_CFG_REDIS_URL), 5000, err, sizeof(err));
-        if (w->redis != NULL) {
-            redisReply *rep = redisCommand(w->redis, "XGROUP CREATE %s %s 0 MKSTREAM", w->stream, GROUP);
-            if (rep == NULL) {
-                redisFree(w->redis);
-                w->redis = NULL;
-            } else {
-                /* BUSYGROUP (the group exists) is the usual answer after the first worker */
-                if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0)
-                    MF_LOG_ERROR_(NULL, "XGROUP CREATE: %s", rep->str);
-                freeReplyObject(rep);
-                return 0;
-            }
+        if (w->redis != NULL && w->redis->err != 0)
+            drop_redis(w);
+        if (mf_worker_redis(&w->redis) == NULL)
+            return -1;
+        redisReply *rep = redisCommand(w->redis, "XGROUP CREATE %s %s 0 MKSTREAM", w->stream, GROUP);
+        if (rep == NULL) {
+            drop_redis(w);
+            mf_worker_sleep_ms(100);
+            continue;
         }
-        MF_LOG_WARN_(NULL, "redis: %s; retrying in %d ms", err, backoff);
-        sleep_ms(backoff);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        /* BUSYGROUP (the group exists) is the usual answer after the first worker */
+        if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0)
+            MF_LOG_ERROR_(NULL, "XGROUP CREATE: %s", rep->str);
+        freeReplyObject(rep);
+        w->grouped = 1;
+        return 0;
     }
     return -1;
 }
@@ -128,8 +106,7 @@ static redisReply *command(worker_t *w, const char *fmt, ...)
         if (rep != NULL)
             return rep;
         MF_LOG_WARN_(NULL, "redis command failed: %s", w->redis->errstr);
-        redisFree(w->redis);
-        w->redis = NULL;
+        drop_redis(w);
     }
 }
 
@@ -157,39 +134,14 @@ static size_t collect(redisReply *arr, entry_t *out, size_t cap)
  * on the stream (which would then count as backlog forever). */
 static void ack_many(worker_t *w, const char *const *ids, size_t n)
 {
-    if (n == 0)
-        return;
-    const char **argv = mf_malloc((n + 3) * sizeof(*argv));
-    for (;;) {
-        if (ensure_redis(w) != 0)
-            break;
-        int ok = redisAppendCommand(w->redis, "MULTI") == REDIS_OK;
-        argv[0] = "XACK";
-        argv[1] = w->stream;
-        argv[2] = GROUP;
-        for (size_t i = 0; i < n; i++)
-            argv[3 + i] = ids[i];
-        ok = ok && redisAppendCommandArgv(w->redis, (int)(n + 3), argv, NULL) == REDIS_OK;
-        argv[0] = "XDEL";
-        argv[1] = w->stream;
-        for (size_t i = 0; i < n; i++)
-            argv[2 + i] = ids[i];
-        ok = ok && redisAppendCommandArgv(w->redis, (int)(n + 2), argv, NULL) == REDIS_OK;
-        ok = ok && redisAppendCommand(w->redis, "EXEC") == REDIS_OK;
-        for (int k = 0; ok && k < 4; k++) {
-            void *rep = NULL;
-            ok = redisGetReply(w->redis, &rep) == REDIS_OK;
-            freeReplyObject(rep);
-        }
-        if (ok)
+    while (n > 0 && ensure_redis(w) == 0) {
+        if (mf_redis_ack_delete(w->redis, w->stream, GROUP, ids, n) == 0)
             break;
         /* the connection broke: the entries stay pending and are acknowledged again later
          * (acknowledging is idempotent); reconnect and retry now */
-        MF_LOG_WARN_(NULL, "acknowledging %zu events failed: %s", n, w->redis ? w->redis->errstr : "");
-        redisFree(w->redis);
-        w->redis = NULL;
+        MF_LOG_WARN_(NULL, "acknowledging %zu events failed: %s", n, w->redis->errstr);
+        drop_redis(w);
     }
-    free(argv);
 }
 
 static void ack(worker_t *w, const char *id) { ack_many(w, &id, 1); }
@@ -279,7 +231,7 @@ static void apply(worker_t *w, entry_t *entries, size_t n)
                     apply(w, &entries[i], 1);
             return;
         }
-        sleep_ms(200);
+        mf_worker_sleep_ms(200);
     }
     free(arr);
     if (res == NULL)
@@ -335,7 +287,7 @@ static void free_entries(entry_t *entries, size_t n)
 static void reclaim(worker_t *w, entry_t *entries, size_t cap)
 {
     char start[64] = "0-0";
-    for (int rounds = 0; rounds < 100 && !stopping; rounds++) {
+    for (int rounds = 0; rounds < 100 && !mf_worker_stopping(); rounds++) {
         redisReply *rep = command(w, "XAUTOCLAIM %s %s %s %lld %s COUNT %d", w->stream, GROUP, w->consumer,
                                   mf_config_int(MF_CFG_INGEST_CLAIM_IDLE_MS), start, (int)cap);
         if (rep == NULL)
@@ -375,7 +327,7 @@ static int work_loop(void)
         return 0;
     MF_LOG_INFO_(NULL, "worker %s reading %s", w.consumer, w.stream);
     uint64_t next_claim = 0;
-    while (!stopping) {
+    while (!mf_worker_stopping()) {
         if (mf_now_ms() >= next_claim) {
             redisReply *len = command(&w, "XLEN %s", w.stream);
             if (len != NULL && len->type == REDIS_REPLY_INTEGER)
@@ -393,9 +345,8 @@ static int work_loop(void)
             MF_LOG_ERROR_(NULL, "XREADGROUP: %s", rep->str);
             freeReplyObject(rep);
             /* NOGROUP after a Redis restart without persistence: recreate */
-            redisFree(w.redis);
-            w.redis = NULL;
-            sleep_ms(200);
+            drop_redis(&w);
+            mf_worker_sleep_ms(200);
             continue;
         }
         size_t n = 0;
@@ -415,11 +366,8 @@ static int work_loop(void)
     return 0;
 }
 
-static void *work_thread(void *arg)
-{
-    *(int *)arg = work_loop();
-    return NULL;
-}
+static int work_rc;
+static void work(void) { work_rc = work_loop(); }
 
 int mf_ingest_work(void)
 {
@@ -428,32 +376,7 @@ int mf_ingest_work(void)
     m_failed = mf_metrics_counter("mf_ingest_events_failed_total", "Events moved to the dead-letter stream.");
     m_batches = mf_metrics_counter("mf_ingest_batches_total", "Batches applied (one transaction each).");
     mf_metrics_gauge_fn("mf_ingest_stream_length", "Events on the stream not yet applied (sampled).", stream_lag);
-    signal(SIGPIPE, SIG_IGN);
-    long long port = mf_config_int(MF_CFG_WORKER_HTTP_PORT);
-    if (port == 0) {
-        struct sigaction sa = {0};
-        sa.sa_handler = on_signal;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        return work_loop();
-    }
-    /* With a port: the HTTP server (health, readiness, metrics) owns the signals; the
-     * worker runs beside it and stops when the server does. */
-    char err[256], text[16];
-    snprintf(text, sizeof(text), "%lld", port);
-    if (mf_config_set(MF_CFG_HTTP_PORT, text, err, sizeof(err)) != 0 ||
-        mf_config_set(MF_CFG_HTTP_THREADS, "1", err, sizeof(err)) != 0 ||
-        mf_config_set(MF_CFG_PG_POOL_SIZE, "1", err, sizeof(err)) != 0) {
-        MF_LOG_ERROR_(NULL, "%s", err);
-        return 2;
-    }
-    int rc = 0;
-    pthread_t tid;
-    if (pthread_create(&tid, NULL, work_thread, &rc) != 0)
-        return 1;
-    mf_http_enable_redis();
-    int http_rc = mf_http_run("mf-ingest-work");
-    stopping = 1;
-    pthread_join(tid, NULL);
-    return http_rc != 0 ? 1 : rc;
+    static const mf_worker_t workers[] = {{"ingest", work}};
+    int rc = mf_worker_run("mf-ingest-work", workers, 1);
+    return rc != 0 ? rc : work_rc;
 }

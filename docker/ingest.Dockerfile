@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# mf-ingest: `serve` (HTTP intake, port 8080) and `work` (the stream worker; health on
+# MF_WORKER_HTTP_PORT) from one image.
+#   docker build -f docker/ingest.Dockerfile -t REGISTRY/metafuse/ingest:VERSION .
+# Stages: the C build (the Debian packages of scripts/deps.sh) and a bookworm-slim runtime
+# with only mf-ingest and its shared libraries. `scripts/check-deploy.sh` lints this file
+# and checks it against the Makefile and deps.sh.
+ARG DEBIAN_IMAGE=debian:bookworm-slim
+
+FROM ${DEBIAN_IMAGE} AS build
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       build-essential pkg-config libh2o-evloop-dev libjwt-dev libhiredis-dev libjansson-dev \
+       libsqlite3-dev libcurl4-openssl-dev libssl-dev libpq-dev libpg-query-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile ./
+COPY libshared/ libshared/
+COPY services/ services/
+RUN make -j"$(nproc)" CI=true BUILD=build build/bin/mf-ingest
+
+FROM ${DEBIAN_IMAGE}
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="metafuse-ingest" \
+      org.opencontainers.image.description="MetaFuse Cloud event intake (mf-ingest serve) and stream worker (mf-ingest work)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.vendor="MetaFuse" \
+      org.opencontainers.image.licenses="Proprietary"
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       ca-certificates libh2o-evloop0.13 libpq5 libjansson4 libssl3 libhiredis0.14 libcurl4 libsqlite3-0 libpg-query1504.0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin metafuse
+COPY --from=build /src/build/bin/mf-ingest /usr/local/bin/mf-ingest
+ENV MF_HTTP_HOST=0.0.0.0 \
+    MF_HTTP_PORT=8080
+USER 10001:10001
+EXPOSE 8080 9090
+# The worker (`work`) answers on MF_WORKER_HTTP_PORT, `serve` on MF_HTTP_PORT; bash's
+# /dev/tcp because the image carries no HTTP client.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["bash", "-c", "port=${MF_WORKER_HTTP_PORT:-0}; [ \"$port\" != 0 ] || port=${MF_HTTP_PORT}; exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+ENTRYPOINT ["/usr/local/bin/mf-ingest"]
+CMD ["serve"]

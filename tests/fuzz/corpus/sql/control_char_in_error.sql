@@ -1,0 +1,1 @@
+SELECT id FROM orders UNION SELECT id FROM s.customezs EXCEPT SELECT (SELECT max(amount) FROM orders) FROM (VALUES (1)) v

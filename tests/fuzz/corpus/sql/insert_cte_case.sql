@@ -1,0 +1,1 @@
+INSERT INTO mart.daily (day, total) WITH r AS (SELECT * FROM orders) SELECT id::date, CASE WHEN amount > 0 THEN amount END FROM r

@@ -1,0 +1,1 @@
+SELECT "cafÃ©", "ÿþ" FROM "T"

@@ -1,0 +1,1 @@
+SELECT o.id, c.name, sum(o.amount) AS total FROM orders o JOIN s.customers c ON o.customer_id = c.id GROUP BY 1, 2

@@ -1,0 +1,1 @@
+SELECT id FROM orders UNION SELECT id FROM s.customers EXCEPT SELECT (SELECT max(amount) FROM orders) FROM (VALUES (1)) v

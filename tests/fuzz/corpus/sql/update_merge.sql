@@ -1,0 +1,1 @@
+UPDATE orders o SET amount = c.region FROM s.customers c WHERE c.id = o.id; MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE
