@@ -626,6 +626,7 @@ static void on_revocation(void *data, const char *payload, size_t len) { mf_auth
 typedef struct {
     mf_req_t *r;
     mf_req_pg_cb cb;
+    int quiet; /* failures reach cb as NULL instead of an answer */
 } pg_call_t;
 
 static void on_pg_done(void *data, PGresult *res, int err, const char *message)
@@ -633,8 +634,13 @@ static void on_pg_done(void *data, PGresult *res, int err, const char *message)
     pg_call_t *call = data;
     mf_req_t *r = call->r;
     mf_req_pg_cb cb = call->cb;
+    int quiet = call->quiet;
     free(call);
-    if (r->req != NULL && !r->responded) {
+    if (quiet && err != 0) {
+        MF_LOG_WARN_(&r->log, "%s", message ? message : mf_error_message(err));
+        if (r->req != NULL && !r->responded)
+            cb(r, NULL);
+    } else if (r->req != NULL && !r->responded) {
         if (err != 0)
             mf_respond_error(r, err, "%s", message ? message : mf_error_message(err));
         else
@@ -656,11 +662,12 @@ static void on_pg_done(void *data, PGresult *res, int err, const char *message)
 }
 
 static int submit(mf_req_t *r, int tenanted, const mf_pg_stmt_t *stmt, int nparams, const char *const *params,
-                  mf_req_pg_cb cb)
+                  mf_req_pg_cb cb, int quiet)
 {
     pg_call_t *call = mf_malloc(sizeof(*call));
     call->r = r;
     call->cb = cb;
+    call->quiet = quiet;
     mf_pg_ctx_t ctx = {tenanted ? r->id.tenant_id : NULL,
                        r->id.actor,
                        r->request_id,
@@ -673,7 +680,10 @@ static int submit(mf_req_t *r, int tenanted, const mf_pg_stmt_t *stmt, int npara
     if (rc != 0) {
         r->refs--;
         free(call);
-        mf_respond_error(r, MF_EUNAVAILABLE, "the database is busy or unreachable; retry shortly");
+        if (quiet)
+            cb(r, NULL);
+        else
+            mf_respond_error(r, MF_EUNAVAILABLE, "the database is busy or unreachable; retry shortly");
     }
     return rc;
 }
@@ -682,13 +692,19 @@ int mf_req_query_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams, 
                             mf_req_pg_cb cb)
 {
     MF_ASSERT(r->id.tenant_id[0] != '\0');
-    return submit(r, 1, stmt, nparams, params, cb);
+    return submit(r, 1, stmt, nparams, params, cb, 0);
 }
 
 int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams,
                                        const char *const *params, mf_req_pg_cb cb)
 {
-    return submit(r, 0, stmt, nparams, params, cb);
+    return submit(r, 0, stmt, nparams, params, cb, 0);
+}
+
+void mf_req_query_untenanted(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams, const char *const *params,
+                             mf_req_pg_cb cb)
+{
+    (void)submit(r, 0, stmt, nparams, params, cb, 1);
 }
 
 /* ---------- redis glue ---------- */

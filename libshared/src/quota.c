@@ -185,7 +185,7 @@ static void init_metrics(void)
     exceeded_total =
         mf_metrics_counter("mf_quota_exceeded_total", "Calls refused with 403 by the monthly API call quota.");
     redis_failures_total = mf_metrics_counter(
-        "mf_quota_redis_failures_total", "Calls admitted without rate limits or metering because Redis failed.");
+        "mf_quota_redis_failures_total", "Calls admitted without rate limits or metering because Redis (or, for a tenant whose limits were never read, Postgres) failed.");
 }
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 
@@ -265,6 +265,7 @@ static void proceed(mf_req_t *r, admission_t *a)
     pass(r, id, &limits, next);
 }
 
+/* Redis or Postgres failed (counted in mf_quota_redis_failures_total: rate limits and metering skipped). */
 static void note_redis_failure(const char *why, long long calls)
 {
     static __thread uint64_t last_log_ms;
@@ -276,7 +277,7 @@ static void note_redis_failure(const char *why, long long calls)
     }
 }
 
-/* Redis failed: admit without limits rather than refuse every call (logged at most every 10 s per thread). */
+/* Redis (or Postgres) failed: admit without limits rather than refuse every call (logged at most every 10 s per thread). */
 static void fail_open(mf_req_t *r, admission_t *a, const char *why)
 {
     note_redis_failure(why, 1);
@@ -559,6 +560,18 @@ static admission_t *admission_new(mf_req_t *r, mf_identity_t *id, mf_req_done_fn
 static void on_limits(mf_req_t *r, PGresult *res)
 {
     admission_t *a = mf_req_data(r);
+    if (res == NULL) {
+        /* Postgres did not answer: the limits this thread saw last (expired), else none, like Redis
+         * down; what Postgres itself enforces (datasets, seats) still holds. */
+        limit_slot_t *last = limit_slot_of(a->id->tenant_id);
+        if (strcmp(last->tenant_id, a->id->tenant_id) != 0 || last->limits.rps <= 0 || last->limits.key_rps <= 0) {
+            fail_open(r, a, "the tenant's limits could not be read from the database");
+            return;
+        }
+        a->limits = last->limits;
+        admit_by_script(r, a);
+        return;
+    }
     limit_slot_t fresh = {.used = -1};
     limit_slot_t *s = &fresh;
     if (PQntuples(res) == 1) {
@@ -606,6 +619,5 @@ void mf_quota_admit(mf_req_t *r, mf_identity_t *id, mf_req_done_fn next)
     }
     admission_new(r, id, next);
     const char *params[] = {id->tenant_id};
-    if (mf_req_query_untenanted_or_respond(r, &limits_stmt, 1, params, on_limits) != 0)
-        return; /* answered 503 */
+    mf_req_query_untenanted(r, &limits_stmt, 1, params, on_limits);
 }

@@ -100,6 +100,11 @@ int mf_req_query_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams, 
 /* Same with no tenant context (RLS hides tenant rows; for security-definer lookups). */
 int mf_req_query_untenanted_or_respond(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams,
                                        const char *const *params, mf_req_pg_cb cb) MF_MUST_CHECK;
+/* The same, but nothing is answered on failure: cb gets res NULL when the database is busy,
+ * unreachable or the statement failed (possibly before this returns), for work that goes on
+ * without the database (quota limits fail open). */
+void mf_req_query_untenanted(mf_req_t *r, const mf_pg_stmt_t *stmt, int nparams, const char *const *params,
+                             mf_req_pg_cb cb);
 
 /* Answer `status` with column 0 of row 0 as the JSON body, or 404 with not_found_msg when no row. */
 void mf_respond_row_or_404(mf_req_t *r, PGresult *res, int status, const char *not_found_msg);
