@@ -81,6 +81,27 @@ long long mf_worker_count(PGconn *pg, const char *sql, int nparams, const char *
     return n;
 }
 
+void mf_worker_batches_every(const char *sql, long long interval, int batch, const char *what)
+{
+    PGconn *pg = NULL;
+    char every[24], size[16];
+    snprintf(every, sizeof(every), "%lld", interval);
+    snprintf(size, sizeof(size), "%d", batch);
+    const char *params[] = {every, size};
+    while (mf_worker_pg(&pg) != NULL) {
+        long long n, total = 0;
+        while ((n = mf_worker_count(pg, sql, 2, params, what)) > 0 && !mf_worker_stopping()) {
+            total += n;
+            if (n < batch)
+                break;
+        }
+        if (total > 0)
+            MF_LOG_DEBUG_(NULL, "%s: %lld handled", what, total);
+        mf_worker_sleep_ms((int)(interval * 1000));
+    }
+    PQfinish(pg);
+}
+
 /* Set once by mf_worker_run before any thread starts; read-only afterwards. */
 static char consumer[192];
 

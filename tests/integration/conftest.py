@@ -678,51 +678,60 @@ def ingest_worker_proc(infra_env, tmpdir, name, extra_env=None):
                   http=False, ready_log=WORKER_READY_LOG)
 
 
+def run_for_fixture(proc):
+    """A fixture's body for one process: started (its binary must be built), yielded, and
+    stopped with the sanitizer check."""
+    if not os.access(proc.binary, os.X_OK):
+        pytest.exit("%s not built (run make)" % proc.binary, returncode=2)
+    proc.start()
+    yield proc
+    proc.stop_and_check()
+
+
+def spawner(make):
+    """A spawn_* fixture's body: yields spawn(*args, start=True, **kw), which makes a process with
+    make(*args, **kw) and starts it; what still runs is stopped when the test ends."""
+    started = []
+
+    def spawn(*args, start=True, **kw):
+        proc = make(*args, **kw)
+        started.append(proc)
+        if start:
+            proc.start()
+        return proc
+
+    yield spawn
+    for proc in started:
+        if proc.alive():
+            proc.stop()
+
+
 @pytest.fixture(scope="session")
 def ingest(migrated, tmp_root):
     """The session's ``mf-ingest serve`` on the shared Postgres and Redis (default stream)."""
-    if not os.access(MF_INGEST, os.X_OK):
-        pytest.exit("%s not built (run make)" % MF_INGEST, returncode=2)
-    srv = ingest_serve_proc(migrated, tmp_root, "main")
-    srv.start()
-    yield srv
-    srv.stop_and_check()
+    yield from run_for_fixture(ingest_serve_proc(migrated, tmp_root, "main"))
 
 
 @pytest.fixture(scope="session")
 def ingest_worker(migrated, tmp_root):
     """The session's ``mf-ingest work`` on the default stream."""
-    if not os.access(MF_INGEST, os.X_OK):
-        pytest.exit("%s not built (run make)" % MF_INGEST, returncode=2)
-    w = ingest_worker_proc(migrated, tmp_root, "main")
-    w.start()
-    yield w
-    w.stop_and_check()
+    yield from run_for_fixture(ingest_worker_proc(migrated, tmp_root, "main"))
 
 
 @pytest.fixture
 def spawn_ingest(migrated, tmp_root):
     """Factory for more mf-ingest processes: spawn(name, "serve"|"work", extra_env=None,
     start=True, infra_env=None, port=None). Still running ones are stopped at the end of the test."""
-    started = []
 
-    def spawn(name, kind="serve", extra_env=None, start=True, infra_env=None, port=None):
+    def make(name, kind="serve", extra_env=None, infra_env=None, port=None):
         env = infra_env or migrated
         if kind == "serve":
-            srv = ingest_serve_proc(env, tmp_root, name, extra_env, port=port)
-        elif kind == "work":
-            srv = ingest_worker_proc(env, tmp_root, name, extra_env)
-        else:
-            raise ValueError(kind)
-        started.append(srv)
-        if start:
-            srv.start()
-        return srv
+            return ingest_serve_proc(env, tmp_root, name, extra_env, port=port)
+        if kind == "work":
+            return ingest_worker_proc(env, tmp_root, name, extra_env)
+        raise ValueError(kind)
 
-    yield spawn
-    for srv in started:
-        if srv.alive():
-            srv.stop()
+    yield from spawner(make)
 
 
 class IngestClient(Api):
@@ -878,28 +887,11 @@ def analytics_proc(infra_env, tmpdir, name, extra_env=None):
 @pytest.fixture(scope="session")
 def analytics(migrated, tmp_root):
     """The session's ``mf-analytics run`` on the shared Postgres and Redis."""
-    if not os.access(MF_ANALYTICS, os.X_OK):
-        pytest.exit("%s not built (run make)" % MF_ANALYTICS, returncode=2)
-    proc = analytics_proc(migrated, tmp_root, "main")
-    proc.start()
-    yield proc
-    proc.stop_and_check()
+    yield from run_for_fixture(analytics_proc(migrated, tmp_root, "main"))
 
 
 @pytest.fixture
 def spawn_analytics(migrated, tmp_root):
     """Factory for more mf-analytics replicas: spawn(name, extra_env=None, start=True).
     Still running ones are stopped at the end of the test."""
-    started = []
-
-    def spawn(name, extra_env=None, start=True):
-        proc = analytics_proc(migrated, tmp_root, name, extra_env)
-        started.append(proc)
-        if start:
-            proc.start()
-        return proc
-
-    yield spawn
-    for proc in started:
-        if proc.alive():
-            proc.stop()
+    yield from spawner(lambda name, extra_env=None: analytics_proc(migrated, tmp_root, name, extra_env))

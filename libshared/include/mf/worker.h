@@ -30,6 +30,10 @@ redisContext *mf_worker_redis(redisContext **redis);
 /* Run sql, a statement answering one integer (how many items a batched SQL function handled).
  * The integer, or -1 after logging "<what> failed: <reason>". */
 long long mf_worker_count(PGconn *pg, const char *sql, int nparams, const char *const *params, const char *what);
+/* A periodic batched SQL job, until stopping: every interval seconds, run sql ($1 the interval in
+ * seconds, $2 the batch size; it answers how many items it handled) again while batches come back
+ * full. `what` names the job in logs. */
+void mf_worker_batches_every(const char *sql, long long interval, int batch, const char *what);
 /* This replica's consumer name for stream groups: MF_ANALYTICS_CONSUMER or host-pid. */
 const char *mf_worker_consumer(void);
 
