@@ -527,11 +527,12 @@ DECLARE
     n integer := 0;
     v_today date := mf_utc_today();
 BEGIN
+    -- the stalest first (never taken today before any), so no tenant waits behind the others
     FOR t IN SELECT x.id FROM tenants x
-             WHERE x.status = 'active' AND NOT EXISTS (
-                 SELECT 1 FROM catalog_health_snapshots s WHERE s.tenant_id = x.id AND s.day = v_today
-                   AND s.taken_at > now() - make_interval(secs => p_every_secs))
-             ORDER BY x.id LIMIT p_limit LOOP
+             LEFT JOIN catalog_health_snapshots s ON s.tenant_id = x.id AND s.day = v_today
+             WHERE x.status = 'active'
+               AND (s.taken_at IS NULL OR s.taken_at <= now() - make_interval(secs => p_every_secs))
+             ORDER BY s.taken_at NULLS FIRST, x.id LIMIT p_limit LOOP
         -- a tenant another replica is taking now is left to it
         CONTINUE WHEN NOT pg_try_advisory_xact_lock(hashtext('mf_health_snapshot'), hashtext(t::text));
         INSERT INTO catalog_health_snapshots AS s (tenant_id, day) VALUES (t, v_today)

@@ -148,3 +148,15 @@ def test_snapshots_make_the_trend(tenant, tenant_factory, api, spawn_analytics, 
     ops_trend = ops.ok("GET", HEALTH, 200).json()["trend"]
     assert ops_trend[0]["datasets"] == 0 and ops_trend[-1]["datasets"] == 1
     assert [t["day"] for t in tenant_factory("enterprise").api.ok("GET", HEALTH, 200).json()["trend"]] == [today["day"]]
+
+
+def test_no_tenant_waits_behind_the_others(tenant, tenant_factory, migrated):
+    """Snapshots take the stalest tenants first: with every tenant always due (interval 0), one
+    tenant per batch still reaches the tenant that sorts last."""
+    tenant_factory()
+    tenants = int(owner_sql(migrated, "SELECT count(*) FROM tenants WHERE status = 'active'")[0])
+    last = owner_sql(migrated, "SELECT max(id::text) FROM tenants WHERE status = 'active'")[0]
+    owner_sql(migrated, "SELECT sum(mf_health_snapshot(0, 1)) FROM generate_series(1, %d)" % (tenants + 1))
+    rows = owner_sql(migrated, "SELECT count(*) FROM catalog_health_snapshots WHERE tenant_id = '%s' "
+                               "AND day = mf_utc_today()" % last)
+    assert rows == ["1"], rows
