@@ -492,12 +492,14 @@ print(json.dumps({
 }
 
 # wait_ready NAME PID_FILE PORT LOG: up to 30 s for GET /readyz while the process
-# lives; otherwise its log tail and an error.
+# lives; otherwise its log tail and an error. The name is checked once it answers:
+# right after `setsid ... &` the process may not have exec'd the service yet.
 wait_ready() {
   local name="$1" pid_file="$2" port="$3" log="$4" i
   for ((i = 0; i < 300; i++)); do
-    alive "$(read_pid "$pid_file")" "$name" || break
+    alive "$(read_pid "$pid_file")" || break
     if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/readyz" 2>/dev/null; then
+      alive "$(read_pid "$pid_file")" "$name" || die "pid $(read_pid "$pid_file") is not $name; cannot track it"
       return 0
     fi
     sleep 0.1
