@@ -49,7 +49,11 @@ e2e('searches with a typo and autocompletes', async (page) => {
   // A facet narrows the search and lands in the URL.
   await page.locator('.facet', { hasText: 'sales' }).first().locator('input').check();
   await page.waitForURL(/domain=sales/);
-  await page.locator('.result').first().waitFor();
+  // the filtered answer replaces the unfiltered results: wait for it rather than read the old list
+  await page.waitForFunction(() => {
+    const results = [...document.querySelectorAll('.result')];
+    return results.length > 0 && results.every((r) => /sales/.test(r.innerText));
+  });
   for (const text of await page.locator('.result').allInnerTexts()) assert.match(text, /sales/);
 });
 
