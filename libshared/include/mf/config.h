@@ -66,6 +66,7 @@
     X(WEBHOOK_BACKOFF_MS, "MF_WEBHOOK_BACKOFF_MS", INT, "1000", 10, 3600000, "Base delay of the exponential webhook retry backoff (doubled each attempt, with jitter).") \
     X(WEBHOOK_CONCURRENCY, "MF_WEBHOOK_CONCURRENCY", INT, "4", 1, 64, "Webhook requests one mf-analytics replica sends at once (each on its own thread and database connection), so a slow receiver holds up only its own deliveries.") \
     X(WEBHOOK_TIMEOUT_MS, "MF_WEBHOOK_TIMEOUT_MS", INT, "5000", 100, 60000, "Timeout of one webhook delivery request.") \
+    /* (new keys: insert above this line) */ \
     X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
 
 typedef enum {
