@@ -107,6 +107,7 @@ int cli_offline(cli_t *c, const char *command);
 int cli_emit(cli_t *c);
 int cli_export(cli_t *c);
 int cli_import(cli_t *c);
+int cli_dbt(cli_t *c);
 int cli_keys(cli_t *c);
 
 /* Print a dataset document (API shape) as JSON (--json) or as a table; online and offline show alike. */

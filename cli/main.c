@@ -3,7 +3,7 @@
  *
  *   metafuse --catalog FILE list|show NAME|search QUERY|stats        offline,
  * on a SQLite export metafuse [--api URL --key KEY]
- * list|show|search|lineage|stats|emit|export|import|keys ...
+ * list|show|search|lineage|stats|emit|export|import|dbt|keys ...
  *
  * Options may come before or after the command. The API URL and key default
  * to MF_API_URL and MF_API_KEY, the ingest URL (for emit) to MF_INGEST_URL,
@@ -36,6 +36,8 @@ static const char usage_text[] =
     "  emit FILE                 post emit events (an object, an array or NDJSON; - reads stdin)\n"
     "  export [-o FILE]          download the catalog as SQLite (-o - writes stdout)\n"
     "  import FILE [--dry-run]   merge a SQLite catalog into the tenant\n"
+    "  dbt PATH [--namespace NS] [--dry-run]\n"
+    "                            import a dbt target folder (manifest, run results, catalog)\n"
     "  keys list | keys create NAME --role ROLE | keys revoke ID\n"
     "\n"
     "Options:\n"
@@ -140,6 +142,7 @@ static int run(cli_t *c, const char *command)
         {"list", cli_online_list},       {"show", cli_online_show},   {"search", cli_online_search},
         {"lineage", cli_online_lineage}, {"stats", cli_online_stats}, {"emit", cli_emit},
         {"export", cli_export},          {"import", cli_import},      {"keys", cli_keys},
+        {"dbt", cli_dbt},
     };
     if (c->catalog != NULL)
         return cli_offline(c, command);

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -184,6 +185,41 @@ def test_emit(tenant, base_url, ingest, ingest_worker, tmp_path):
     rc, _, err = run(["emit", write(str(tmp_path / "bad.json"), b'{"dataset": {}}'), "--ingest", ingest.base],
                      api_url=base_url, key=tenant.key)
     assert rc == 1 and "HTTP 400" in err
+
+
+def test_dbt(tenant, base_url, tmp_path):
+    """`metafuse dbt PATH` posts a target folder's manifest, run results and catalog to the dbt import."""
+    from integrations_support import dbt_catalog, dbt_manifest, dbt_run_results
+    target = tmp_path / "target"
+    target.mkdir()
+    write(str(target / "manifest.json"), json.dumps(dbt_manifest()).encode())
+    env = {"api_url": base_url, "key": tenant.key}
+    dry = json.loads(ok(["dbt", str(target), "--dry-run", "--json", "--namespace", "warehouse"], **env)[0])
+    assert dry["dry_run"] is True and dry["datasets_created"] == 5 and dry["quality_results"] == 0, dry
+    assert run(["show", "analytics.marts.customers", "--namespace", "warehouse"], **env)[0] == 3
+    write(str(target / "run_results.json"), json.dumps(dbt_run_results(str(uuid.uuid4()))).encode())
+    write(str(target / "catalog.json"), json.dumps(dbt_catalog()).encode())
+    out, err = ok(["dbt", str(target), "--namespace", "warehouse"], **env)
+    rows = dict(line.split() for line in out.splitlines()[1:8])
+    assert out.splitlines()[0].split() == ["WHAT", "COUNT"] and err == ""
+    assert rows["datasets_created"] == "5" and rows["lineage_edges"] == "4" and rows["quality_results"] == "1", out
+    assert "created warehouse/analytics.marts.customers" in " ".join(out.split()), out
+    shown = json.loads(ok(["show", "analytics.marts.customers", "--namespace", "warehouse", "--json"], **env)[0])
+    assert shown["operational"]["row_count"] == 4200  # from catalog.json
+    # not a target folder, a broken file, no credentials to write: named, exit codes, nothing sent
+    rc, _, err = run(["dbt", str(tmp_path)], **env)
+    assert rc == 2 and "manifest.json: no such file" in err
+    write(str(target / "catalog.json"), b'{"nodes": ')
+    rc, _, err = run(["dbt", str(target)], **env)
+    assert rc == 2 and "catalog.json is not valid JSON" in err
+    write(str(target / "catalog.json"), b"[]")
+    rc, _, err = run(["dbt", str(target)], **env)
+    assert rc == 2 and "must hold a JSON object" in err
+    (target / "catalog.json").unlink()
+    viewer = tenant.make_key("viewer")["key"]
+    rc, _, err = run(["dbt", str(target)], api_url=base_url, key=viewer)
+    assert rc == 4 and "HTTP 403" in err
+    assert run(["dbt"], **env)[0] == 2
 
 
 def test_keys(tenant, base_url):
