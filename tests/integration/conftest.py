@@ -866,10 +866,12 @@ def pytest_runtest_makereport(item, call):
 
 # Logged by mf-analytics (libshared worker.c) as each loop starts.
 ANALYTICS_READY_LOG = "worker usage started"
-# Test speed: freshness evaluated every second, webhook retries 100 ms apart,
-# loopback receivers allowed (the tests' webhook receivers listen on 127.0.0.1).
+# Test speed: usage folded every 200 ms once caught up, freshness evaluated every
+# second, webhook retries 100 ms apart, loopback receivers allowed (the tests'
+# webhook receivers listen on 127.0.0.1).
 ANALYTICS_TEST_ENV = {
     "MF_LOG_LEVEL": "info",
+    "MF_USAGE_FOLD_INTERVAL_MS": "200",
     "MF_FRESHNESS_INTERVAL": "1",
     "MF_WEBHOOK_BACKOFF_MS": "100",
     "MF_WEBHOOK_ALLOW_LOOPBACK": "1",

@@ -13,6 +13,7 @@ import concurrent.futures
 import datetime
 import json
 import re
+import subprocess
 import time
 import uuid
 
@@ -326,8 +327,8 @@ def test_two_replicas_count_once_and_reclaim_a_dead_ones_entries(infra, tenant, 
     redis_cli(infra["MF_REDIS_URL"], "XADD", stream, "*", "e", line + "\n" + line)
     redis_cli(infra["MF_REDIS_URL"], "XREADGROUP", "GROUP", GROUP, "dead", "COUNT", "10", "STREAMS", stream, ">")
     day = datetime.datetime.fromtimestamp(int(committed.split("-")[0]) / 1000, datetime.timezone.utc).date()
-    batch = json.dumps({"ids": [committed], "counts": [[str(day), line, 1]]})
-    psql(infra["MF_PG_URL"], "SELECT mf_usage_fold('%s'::jsonb)" % batch)
+    psql(infra["MF_PG_URL"], "SELECT mf_usage_fold_lines(ARRAY['%s'], E'%s\\t1\\t%s')"
+         % (committed, day, line.replace("\t", "\\t")))
     assert usage(tenant.api, "hot")["total_reads"] == 321
 
     replicas[0].start()
@@ -336,6 +337,41 @@ def test_two_replicas_count_once_and_reclaim_a_dead_ones_entries(infra, tenant, 
              redis_cli(infra["MF_REDIS_URL"], "XPENDING", stream, GROUP).split("\n")[0] == "0")
     assert usage(tenant.api, "hot")["total_reads"] == 323  # the committed entry once, the other's two reads
     replicas[0].stop_and_check()
+
+
+def xadd_raw(infra, stream, events):
+    """XADD one entry whose events field is these exact bytes (redis-cli -x: no quoting, no UTF-8 check)."""
+    proc = subprocess.run(["redis-cli", "-u", infra["MF_REDIS_URL"], "-x", "XADD", stream, "*", "e"], input=events,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert proc.returncode == 0 and b"ERR" not in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_malformed_lines_count_nothing_and_known_readers_count_once(infra, tenant, spawn_analytics):
+    stream = "mf:usage:test-" + uuid.uuid4().hex[:8]
+    spawn_analytics(unique("usage-lines"), {"MF_USAGE_STREAM": stream})
+    tenant.api.create_dataset("lines")
+    reader, other = "key:%s" % uuid.uuid4(), "user:%s" % uuid.uuid4()
+    good = ("%s\tr\t%s\tdefault\tlines" % (tenant.id, reader)).encode()
+    malformed = [
+        b"not-a-tenant-id\tr\tkey:x\tdefault\tlines",
+        ("%s\tx\t%s\tdefault\tlines" % (tenant.id, reader)).encode(),        # unknown kind
+        ("%s\tr\t%s\tdefault" % (tenant.id, reader)).encode(),                 # a field short
+        ("%s\tr\t%s\tdefault\tlines\textra" % (tenant.id, reader)).encode(),  # a field too many
+        ("%s\tr\t%s\t\tlines" % (tenant.id, reader)).encode(),                # no namespace
+        ("%s\tl\t%s\t" % (tenant.id, reader)).encode(),                       # no lineage node
+        ("%s\tr\t%s\tdefault\tli" % (tenant.id, reader)).encode() + b"\xff\x00nes",  # not UTF-8, a NUL
+        ("%s\tr\t%s\tdefault\tnobody-has-this" % (tenant.id, reader)).encode(),  # no such dataset
+    ]
+    xadd_raw(infra, stream, b"\n".join([good] + malformed + [good]))
+    wait_usage(tenant.api, "lines", {"total_reads": 2, "unique_users": 1})
+    wait_for("the stream to drain", lambda: xlen(infra, stream) == 0)
+    # a later batch: the reader again (known to the replica: no second caller row) and a new reader
+    xadd_raw(infra, stream, good + b"\n" + ("%s\tr\t%s\tdefault\tlines" % (tenant.id, other)).encode())
+    wait_usage(tenant.api, "lines", {"total_reads": 4, "unique_users": 2})
+    wait_for("the stream to drain", lambda: xlen(infra, stream) == 0)
+    callers = super_sql(infra, "SELECT caller FROM dataset_usage_callers_daily c JOIN datasets d ON d.id = c.dataset_id "
+                               "WHERE d.tenant_id = '%s' AND d.name = 'lines' ORDER BY 1" % tenant.id)
+    assert callers == sorted([reader, other]), callers
 
 
 def test_redis_down_does_not_fail_reads(infra, tenant, spawn_server):

@@ -56,6 +56,7 @@
     X(USAGE_STREAM, "MF_USAGE_STREAM", STR, "mf:usage", 1, 128, "Redis stream of access events (dataset reads, search appearances, lineage queries) that mf-analytics folds into usage.") \
     X(USAGE_STREAM_MAXLEN, "MF_USAGE_STREAM_MAXLEN", INT, "1000000", 1000, 1000000000, "Approximate cap on the usage stream's length (oldest entries are trimmed when mf-analytics falls behind).") \
     X(USAGE_EVENTS, "MF_USAGE_EVENTS", INT, "1", 0, 1, "1: mf-api appends an access event to the usage stream for every dataset read, search appearance and lineage query; 0: none (usage stops counting).") \
+    X(USAGE_FOLD_INTERVAL_MS, "MF_USAGE_FOLD_INTERVAL_MS", INT, "5000", 10, 600000, "Once mf-analytics has caught up with the usage stream, how long the next batch collects before it is folded: longer means fewer, larger transactions (a dataset read many times in it is one row to update), counts shown that much later.") \
     X(USAGE_CLAIM_IDLE_MS, "MF_USAGE_CLAIM_IDLE_MS", INT, "30000", 10, 86400000, "Idle time after which usage entries pending at another mf-analytics replica (a dead one) are reclaimed.") \
     X(ANALYTICS_CONSUMER, "MF_ANALYTICS_CONSUMER", STR, "", 0, 128, "Consumer name of this mf-analytics replica in its stream groups (empty: host-pid).") \
     X(FRESHNESS_INTERVAL, "MF_FRESHNESS_INTERVAL", INT, "60", 1, 86400, "Seconds between freshness evaluations in mf-analytics.") \

@@ -3,9 +3,10 @@
  *
  * Replicas share the stream through one consumer group, so each entry goes
  * to one of them. Once caught up, a replica folds what arrived about every
- * USAGE_FOLD_EVERY_MS (up to USAGE_BATCH entries at a time): it counts the
+ * MF_USAGE_FOLD_INTERVAL_MS (up to USAGE_BATCH entries at a time): it counts the
  * batch's event lines itself (the same line on the same day is one row with
- * a count), then one statement, SQL mf_usage_fold, writes the counts in one
+ * a count; malformed lines are dropped here), then one statement, SQL
+ * mf_usage_fold_lines (0018_usage_fold.sql), writes the counts in one
  * transaction; only after it committed are the entries acknowledged and
  * deleted (XACK + XDEL in one MULTI), so the stream's length is the backlog.
  * The fold records each entry id with the counts and refuses a batch with an
@@ -35,11 +36,45 @@
 
 #define USAGE_GROUP "mf-analytics-usage"
 #define USAGE_BATCH 1000       /* entries per read and per transaction */
-#define USAGE_FOLD_EVERY_MS 2000 /* once caught up, a batch collects this long: fewer, larger transactions, and
-                                  * a dataset read many times in it is one row to update */
 #define USAGE_FOLD_TRIES 3
 #define USAGE_FORGET_AFTER_DAYS "3"
 #define USAGE_FORGET_EVERY_MS (3600ULL * 1000)
+
+/*
+ * Readers this replica has already recorded (a read line's hash: day, tenant, caller, dataset), so
+ * that their later reads are sent as kind 'R' and the database skips looking up a caller row it has.
+ * Only filled after a fold committed; emptied when half full. A 64-bit hash collision (about 1e-7
+ * over a million readers) or a dataset deleted and created again within the day may miss one
+ * reader of that day; the counts of reads are never affected.
+ */
+typedef struct {
+    uint64_t *slots; /* 0: free */
+    size_t cap, used;
+} known_readers_t;
+
+#define KNOWN_READERS_CAP (1u << 20) /* 8 MiB */
+
+static int known_reader(const known_readers_t *k, uint64_t h)
+{
+    for (size_t i = h & (k->cap - 1); k->slots != NULL && k->slots[i] != 0; i = (i + 1) & (k->cap - 1))
+        if (k->slots[i] == h)
+            return 1;
+    return 0;
+}
+
+static void remember_reader(known_readers_t *k, uint64_t h)
+{
+    if (k->slots == NULL || 2 * (k->used + 1) > k->cap) {
+        free(k->slots);
+        *k = (known_readers_t){mf_calloc(KNOWN_READERS_CAP, sizeof(uint64_t)), KNOWN_READERS_CAP, 0};
+    }
+    size_t i = h & (k->cap - 1);
+    while (k->slots[i] != 0 && k->slots[i] != h)
+        i = (i + 1) & (k->cap - 1);
+    if (k->slots[i] == 0)
+        k->used++;
+    k->slots[i] = h;
+}
 
 typedef struct {
     PGconn *pg;
@@ -47,6 +82,7 @@ typedef struct {
     redisContext *grouped; /* the connection on which the group was last ensured */
     const char *stream;
     unsigned long long entries, events;
+    known_readers_t readers;
 } consumer_t;
 
 /* The Redis connection with the group in place (created with the stream if missing); NULL once stopping. */
@@ -97,17 +133,17 @@ typedef struct {
     size_t cap, used; /* cap a power of two, at most half used */
 } line_counts_t;
 
-static size_t line_hash(const char *s, size_t len, long long day)
+static uint64_t line_hash(const char *s, size_t len, long long day)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)day; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return (size_t)h;
+    return h | 1; /* never 0, the free slot of known_readers_t */
 }
 
 static void line_count_put(line_counts_t *t, const char *line, size_t len, long long day, long long n)
 {
-    size_t i = line_hash(line, len, day) & (t->cap - 1);
+    size_t i = (size_t)line_hash(line, len, day) & (t->cap - 1);
     while (t->slots[i].line != NULL) {
         line_count_t *c = &t->slots[i];
         if (c->day == day && c->len == len && memcmp(c->line, line, len) == 0) {
@@ -145,43 +181,101 @@ static redisReply *entry_events(redisReply *e)
     return NULL;
 }
 
-/* {"ids": [...], "counts": [[day, line, n], ...]} of n entries for mf_usage_fold (new JSON text): the
- * lines counted here, so that the database gets each distinct line of the batch once. A malformed
- * entry (no events, bytes that are not UTF-8) is still listed, and so acknowledged: it counts nothing. */
-static char *batch_json(redisReply **entries, size_t n)
+/* Whether a stream line has the shape of migrations/0010_usage.sql: a tenant id, a known kind and
+ * that kind's fields, each clean UTF-8 (the database then only splits it; 0018_usage_fold.sql). */
+static int line_is_well_formed(const char *line, size_t len)
+{
+    const char *field[6];
+    size_t flen[6], n = 0;
+    for (const char *p = line, *end = line + len; n < 6;) {
+        const char *tab = memchr(p, '\t', (size_t)(end - p));
+        field[n] = p;
+        flen[n++] = (size_t)((tab ? tab : end) - p);
+        if (tab == NULL)
+            break;
+        p = tab + 1;
+    }
+    if (n < 4 || !mf_is_uuid(field[0], flen[0]) || flen[1] != 1)
+        return 0;
+    char kind = field[1][0];
+    size_t want = kind == 'l' ? 4 : kind == 'r' || kind == 's' ? 5 : 0;
+    if (n != want || flen[n - 1] == 0 || (want == 5 && flen[3] == 0))
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (!mf_text_is_clean(field[i], flen[i], 0))
+            return 0;
+    return 1;
+}
+
+#define LINE_KIND_AT 37 /* after the tenant id and a tab */
+
+/* A batch for mf_usage_fold_lines: its entry ids as an array literal (*ids) and its lines counted here,
+ * "<day>\t<n>\t<line>" joined by newlines (returned), so that the database gets each distinct line of
+ * the batch once. Malformed lines count nothing; their entries are still listed, and so acknowledged.
+ * Reads by known readers go as kind 'R'; the others' hashes are left in *readers (*n_readers of them)
+ * to remember once the fold committed. All three new. */
+static char *batch_text(redisReply **entries, size_t n, const known_readers_t *known, char **ids,
+                        uint64_t **readers, size_t *n_readers)
 {
     line_counts_t counts = {NULL, 0, 0};
-    json_t *ids = json_array(), *rows = json_array();
+    size_t id_bytes = 3;
+    for (size_t i = 0; i < n; i++)
+        id_bytes += entries[i]->element[0]->len + 1;
+    char *id_out = mf_malloc(id_bytes), *ip = id_out;
+    *ip++ = '{';
     for (size_t i = 0; i < n; i++) {
-        const char *id = entries[i]->element[0]->str;
-        json_array_append_new(ids, json_string(id));
+        redisReply *id = entries[i]->element[0];
+        if (i > 0)
+            *ip++ = ',';
+        memcpy(ip, id->str, id->len); /* digits and a dash: nothing to quote */
+        ip += id->len;
         redisReply *ev = entry_events(entries[i]);
-        long long day = strtoll(id, NULL, 10) / 86400000LL;
+        long long day = strtoll(id->str, NULL, 10) / 86400000LL;
         for (const char *p = ev ? ev->str : NULL, *end = p + (ev ? ev->len : 0); p != NULL && p < end;) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             size_t len = (size_t)((nl ? nl : end) - p);
-            if (len > 0)
+            if (line_is_well_formed(p, len))
                 line_count_add(&counts, p, len, day);
             p = nl ? nl + 1 : end;
         }
     }
+    memcpy(ip, "}", 2);
+    *ids = id_out;
+
+    enum { HEAD_MAX = 48 }; /* "YYYY-MM-DD\t<n>\t" and the newline before it */
+    size_t line_bytes = 1;
+    for (size_t i = 0; i < counts.cap; i++)
+        if (counts.slots[i].line != NULL)
+            line_bytes += counts.slots[i].len + HEAD_MAX;
+    char *out = mf_malloc(line_bytes), *op = out;
+    *readers = mf_malloc((counts.used + 1) * sizeof(uint64_t));
+    *n_readers = 0;
     for (size_t i = 0; i < counts.cap; i++) {
         line_count_t *c = &counts.slots[i];
-        json_t *line = c->line ? json_stringn(c->line, c->len) : NULL;
-        if (line == NULL)
+        if (c->line == NULL)
             continue;
+        char kind = c->line[LINE_KIND_AT];
+        if (kind == 'r') {
+            uint64_t h = line_hash(c->line, c->len, c->day);
+            if (known_reader(known, h))
+                kind = 'R';
+            else
+                (*readers)[(*n_readers)++] = h;
+        }
         time_t t = (time_t)(c->day * 86400);
         struct tm tm;
-        char day[16];
         gmtime_r(&t, &tm);
-        strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-        json_array_append_new(rows, json_pack("[soI]", day, line, (json_int_t)c->n));
+        if (op > out)
+            *op++ = '\n';
+        op += strftime(op, HEAD_MAX, "%Y-%m-%d\t", &tm);
+        op += snprintf(op, HEAD_MAX - 12, "%lld\t", c->n);
+        memcpy(op, c->line, c->len);
+        op[LINE_KIND_AT] = kind;
+        op += c->len;
     }
+    *op = '\0';
     free(counts.slots);
-    json_t *batch = json_pack("{soso}", "ids", ids, "counts", rows);
-    char *text = json_dumps(batch, JSON_COMPACT);
-    json_decref(batch);
-    return text;
+    return out;
 }
 
 enum { FOLDED = 0, FOLDED_BEFORE = 1, NOT_FOLDED = -1 };
@@ -190,11 +284,15 @@ enum { FOLDED = 0, FOLDED_BEFORE = 1, NOT_FOLDED = -1 };
  * them because one was folded already (nothing written), NOT_FOLDED when it kept failing (or stopping). */
 static int fold(consumer_t *c, redisReply **entries, size_t n)
 {
-    char *batch = batch_json(entries, n);
+    char *ids;
+    uint64_t *readers;
+    size_t n_readers;
+    char *lines = batch_text(entries, n, &c->readers, &ids, &readers, &n_readers);
     int rc = NOT_FOLDED;
     for (int tries = 0; tries < USAGE_FOLD_TRIES && rc == NOT_FOLDED && mf_worker_pg(&c->pg) != NULL; tries++) {
-        const char *params[] = {batch};
-        PGresult *res = PQexecParams(c->pg, "SELECT mf_usage_fold($1::jsonb)", 1, NULL, params, NULL, NULL, 0);
+        const char *params[] = {ids, lines};
+        PGresult *res =
+            PQexecParams(c->pg, "SELECT mf_usage_fold_lines($1::text[], $2)", 2, NULL, params, NULL, NULL, 0);
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (PQresultStatus(res) == PGRES_TUPLES_OK) {
             c->events += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
@@ -210,7 +308,11 @@ static int fold(consumer_t *c, redisReply **entries, size_t n)
         }
         PQclear(res);
     }
-    free(batch);
+    for (size_t i = 0; rc == FOLDED && i < n_readers; i++)
+        remember_reader(&c->readers, readers[i]);
+    free(readers);
+    free(ids);
+    free(lines);
     return rc;
 }
 
@@ -314,11 +416,12 @@ void mf_analytics_usage_loop(void)
             n = consume(&c, rep->element[0]->element[1]);
         }
         freeReplyObject(rep);
-        uint64_t due = now + USAGE_FOLD_EVERY_MS, later = mf_now_ms();
+        uint64_t due = now + (uint64_t)mf_config_int(MF_CFG_USAGE_FOLD_INTERVAL_MS), later = mf_now_ms();
         if (n > 0 && n < USAGE_BATCH && later < due) /* caught up: let the next batch collect */
             mf_worker_sleep_ms((int)(due - later));
     }
     MF_LOG_INFO_(NULL, "usage: %llu entries folded, %llu events counted", c.entries, c.events);
     PQfinish(c.pg);
     redisFree(c.redis);
+    free(c.readers.slots);
 }
