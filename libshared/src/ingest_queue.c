@@ -196,16 +196,3 @@ void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single)
 
     run_enqueue_script(r);
 }
-
-void mf_ingest_enqueue_decoded(mf_req_t *r, json_t *(*decode)(json_t *body, mf_json_err_t *err))
-{
-    mf_json_err_t err;
-    json_t *event = decode(mf_req_body(r), &err);
-    if (event == NULL) {
-        mf_respond_error(r, MF_EINVALID_REQUEST, "%s", err.msg);
-        return;
-    }
-    json_t *events = json_array();
-    json_array_append_new(events, event);
-    mf_ingest_enqueue(r, events, 1);
-}

@@ -42,6 +42,10 @@
  *    schema.table), and a bare SELECT feeds the only such output. What the
  *    SQL does not resolve, and SQL that does not parse or is longer than
  *    MF_SQL_LINEAGE_MAX_BYTES, is logged and never fails the event.
+ *  - dataQualityMetrics: besides the raw metrics (the quality entry), rowCount
+ *    and each columnMetrics entry's nullCount, distinctCount, min and max
+ *    become the dataset's "profiles" entry, the shape of the emit's profile
+ *    (the same dataset named twice keeps the later facet's).
  *  - errorMessage.message is kept even when it holds control characters
  *    (they become spaces) or is longer than MF_TEXT_MAX (cut): a failed
  *    run's state matters more than its message.
@@ -560,6 +564,38 @@ static int facet_output_statistics(ol_t *ol, json_t *cs, json_t *ref, json_t *fa
     return 0;
 }
 
+/* A columnMetrics entry as profile statistics (ingest.h "profiles"): new object, or NULL with the error. */
+static json_t *column_profile(ol_t *ol, json_t *m, const char *at)
+{
+    static const struct {
+        const char *ol, *mf;
+    } counts[] = {{"nullCount", "null_count"}, {"distinctCount", "distinct_count"}}, bounds[] = {{"min", "min"},
+                                                                                                  {"max", "max"}};
+    json_t *out = json_object();
+    for (size_t i = 0; i < MF_ARRAY_SIZE(counts); i++) {
+        long long n;
+        int present;
+        if (mf_json_int(m, at, counts[i].ol, MF_JSON_NULLABLE, 0, INT64_MAX, &n, &present, ol->err) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+        if (present)
+            json_object_set_new(out, counts[i].mf, json_integer(n));
+    }
+    for (size_t i = 0; i < MF_ARRAY_SIZE(bounds); i++) {
+        json_t *b = json_object_get(m, bounds[i].ol);
+        if (b == NULL || json_is_null(b))
+            continue;
+        if (!json_is_number(b)) {
+            json_decref(out);
+            mf_json_fail(ol->err, "%s.%s must be a number", at, bounds[i].ol);
+            return NULL;
+        }
+        json_object_set(out, bounds[i].mf, b);
+    }
+    return out;
+}
+
 static int facet_dq_metrics(ol_t *ol, json_t *cs, json_t *ref, json_t *facet, const char *where, ol_role_t role)
 {
     static const char *const counts[] = {"rowCount", "bytes", "fileCount", NULL};
@@ -575,16 +611,38 @@ static int facet_dq_metrics(ol_t *ol, json_t *cs, json_t *ref, json_t *facet, co
         return mf_json_fail(ol->err, "%s.columnMetrics has too many columns (at most %d)", where, OL_MAX_LIST);
     char path[OL_PATH];
     path_key(path, where, "columnMetrics");
+    json_t *profile = json_pack("{s:O,s:{}}", "dataset", ref, "columns");
+    int has_rows = mf_json_int(facet, where, "rowCount", MF_JSON_NULLABLE, 0, INT64_MAX, &v, &present, ol->err) == 0 &&
+                   present;
+    if (has_rows)
+        json_object_set_new(profile, "row_count", json_integer(v));
     const char *col;
     json_t *m;
     json_object_foreach(cm, col, m)
     {
-        if (!mf_catalog_name_ok(col))
+        json_t *stats;
+        if (!mf_catalog_name_ok(col)) {
+            json_decref(profile);
             return mf_json_fail(ol->err, "%s has a column name that is not 1-%d printable characters", path,
                                 MF_NAME_MAX);
-        if (!json_is_object(m))
+        }
+        if (!json_is_object(m)) {
+            json_decref(profile);
             return mf_json_fail(ol->err, "%s.%.100s must be an object", path, col);
+        }
+        char at[OL_PATH];
+        path_key(at, path, col);
+        if ((stats = column_profile(ol, m, at)) == NULL) {
+            json_decref(profile);
+            return MF_EINVALID_REQUEST;
+        }
+        json_object_set_new(json_object_get(profile, "columns"), col, stats);
     }
+    /* the profile rides on the dataset's quality entry (one per dataset) until the event is assembled */
+    if (has_rows || json_object_size(cm) > 0)
+        json_object_set_new(quality_get(ol, ref), "profile", profile);
+    else
+        json_decref(profile);
     /* the metrics without the facet's own bookkeeping (_producer, _schemaURL) */
     json_t *metrics = json_object();
     const char *k;
@@ -1151,6 +1209,25 @@ static void message_fix_utf8(mf_json_err_t *err)
     }
 }
 
+/* Move the profiles parked on quality entries into the event's "profiles". */
+static void profiles_take(json_t *quality, json_t *event)
+{
+    json_t *profiles = json_array();
+    size_t i;
+    json_t *q;
+    json_array_foreach(quality, i, q)
+    {
+        json_t *p = json_object_get(q, "profile");
+        if (p != NULL) {
+            json_array_append(profiles, p);
+            json_object_del(q, "profile");
+        }
+    }
+    if (json_array_size(profiles) > 0)
+        json_object_set(event, "profiles", profiles);
+    json_decref(profiles);
+}
+
 json_t *mf_ingest_from_openlineage(json_t *event, mf_json_err_t *err)
 {
     if (!json_is_object(event)) {
@@ -1218,6 +1295,7 @@ json_t *mf_ingest_from_openlineage(json_t *event, mf_json_err_t *err)
     }
     if (json_array_size(ol.lifecycle) > 0)
         json_object_set(out, "lifecycle", ol.lifecycle);
+    profiles_take(ol.quality, out);
     if (json_array_size(ol.quality) > 0)
         json_object_set(out, "quality", ol.quality);
     goto done;

@@ -267,7 +267,7 @@ int mf_pg_result_error(const PGresult *res, char *msg, size_t cap)
             int err;
         } map[] = {{"MF400", MF_EINVALID_REQUEST}, {"MF403", MF_EFORBIDDEN},        {"MF404", MF_ENOT_FOUND},
                    {"MF409", MF_ECONFLICT},        {"MF412", MF_EPRECONDITION_FAILED}, {"MF429", MF_ERATE_LIMITED},
-                   {"MFQ03", MF_EQUOTA_EXCEEDED}};
+                   {"MFQ03", MF_EQUOTA_EXCEEDED}, {"MFC09", MF_ECONTRACT_VIOLATION}};
         for (size_t i = 0; i < MF_ARRAY_SIZE(map); i++) {
             if (strcmp(state, map[i].state) == 0) {
                 snprintf(msg, cap, "%s", primary);

@@ -247,6 +247,11 @@ static void slack_summary(const char *kind, json_t *detail, char *out, size_t ca
     else if (strcmp(kind, "quality.failed") == 0)
         snprintf(out, cap, ": %zu of %lld quality assertions failed", json_array_size(json_object_get(detail, "failed")),
                  json_integer_value(json_object_get(detail, "assertions")));
+    else if (strcmp(kind, "contract.violation") == 0) {
+        const char *contract = json_string_value(json_object_get(detail, "contract"));
+        const char *first = json_string_value(json_array_get(json_object_get(detail, "violations"), 0));
+        snprintf(out, cap, ": contract %.64s: %.80s", contract ? contract : "?", first ? first : "violated");
+    }
 }
 
 char *mf_webhook_slack_body(const char *event_json)

@@ -852,6 +852,27 @@ def test_failed_event_max_tries_setting(tenant, spawn_ingest, poison):
     srv.stop_and_check()
 
 
+def test_failed_event_keeps_no_profile_samples(tenant, spawn_ingest, poison, migrated):
+    """A column profile's samples are classified, never stored: not in ingest_failures, not on the
+    dead-letter stream (docs/classification.md)."""
+    stream = "mf:test:" + uuid.uuid4().hex
+    srv = spawn_ingest(unique("smp"), "serve", {"MF_INGEST_STREAM": stream})
+    w = spawn_ingest(unique("smpw"), "work", {"MF_INGEST_STREAM": stream, "MF_INGEST_MAX_TRIES": "1"})
+    ing = tenant.ingest(srv)
+    marker = "sample%s@example.com" % uuid.uuid4().hex[:10]
+    eid = ing.emit({"dataset": {"name": poison + "samples", "fields": [{"name": "email", "type": "text"}]},
+                    "profile": {"row_count": 3, "columns": {"email": {"null_count": 0, "samples": [marker]}}}})
+    _check_failed(ing.wait_event(eid), eid, 1)
+    failure = ing.walk("/api/v1/ingest/failures")[0]
+    assert failure["event_id"] == eid and marker not in json.dumps(failure), failure
+    assert failure["event"]["profiles"][0]["columns"]["email"]["null_count"] == 0, failure["event"]
+    dead = redis_cli(migrated["MF_REDIS_URL"], "XRANGE", stream + ":dead", "-", "+")
+    assert eid in dead and "null_count" in dead, dead
+    assert marker not in dead, "the dead-letter stream kept a sample: %s" % dead
+    w.stop_and_check()
+    srv.stop_and_check()
+
+
 def test_cross_tenant_event_status(ing, tenant_factory, ingest):
     eid = ing.emit({"dataset": {"name": "secret"}})
     ing.wait_applied(eid)

@@ -67,6 +67,7 @@
     X(WEBHOOK_BACKOFF_MS, "MF_WEBHOOK_BACKOFF_MS", INT, "1000", 10, 3600000, "Base delay of the exponential webhook retry backoff (doubled each attempt, with jitter).") \
     X(WEBHOOK_CONCURRENCY, "MF_WEBHOOK_CONCURRENCY", INT, "4", 1, 64, "Webhook requests one mf-analytics replica sends at once (each on its own thread and database connection), so a slow receiver holds up only its own deliveries.") \
     X(WEBHOOK_TIMEOUT_MS, "MF_WEBHOOK_TIMEOUT_MS", INT, "5000", 100, 60000, "Timeout of one webhook delivery request.") \
+    X(CONTRACT_CACHE_SECS, "MF_CONTRACT_CACHE_SECS", INT, "5", 0, 3600, "Seconds mf-ingest remembers that a tenant has no blocking data contract (intake then skips the contract check; 0: check every post).") \
     /* (new keys: insert above this line) */ \
     X(SHUTDOWN_TIMEOUT, "MF_SHUTDOWN_TIMEOUT", INT, "10", 0, 600, "Seconds SIGTERM waits for in-flight requests before exiting.")
 

@@ -21,6 +21,7 @@
     X(NOT_FOUND, "not_found", 404, "not found")                                                   \
     X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "method not allowed on this route")          \
     X(CONFLICT, "conflict", 409, "already exists")                                                \
+    X(CONTRACT_VIOLATION, "contract_violation", 409, "the write breaks a data contract")          \
     X(PRECONDITION_FAILED, "precondition_failed", 412, "the resource changed (If-Match is stale)") \
     X(PAYLOAD_TOO_LARGE, "payload_too_large", 413, "request body is too large")                   \
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "request body must be application/json") \

@@ -25,6 +25,10 @@
  *   "lifecycle": [{"dataset": ref, "change": "DROP"|"RENAME"|"CREATE"|"ALTER"|"OVERWRITE"|"TRUNCATE",
  *                  "new_name": ref?}]
  *   "quality":  [{"dataset": ref, "metrics": {...}?, "assertions": [...]?}]
+ *   "profiles": [{"dataset": ref, "row_count"?, "columns": {field: {"null_count"?, "distinct_count"?,
+ *                 "min"?, "max"?, "samples"?: [text]}}}]
+ *               column profiles kept over time; samples are only classified, never stored
+ *               (docs/classification.md)
  */
 #ifndef MF_INGEST_H
 #define MF_INGEST_H
@@ -40,7 +44,8 @@
  * The MetaFuse emit format: {"dataset": <dataset body of POST /api/v1/datasets>,
  * "column_lineage": [{"source": name|{namespace,name}, "source_field", "target_field",
  * "transformation"?, "expression"?}], "run": {"run_id"?, "job"?: name|{namespace,name},
- * "state"?, "started_at"?, "ended_at"?, "error_message"?}}. New event or NULL with err.
+ * "state"?, "started_at"?, "ended_at"?, "error_message"?}, "profile"?: {"row_count"?, "columns":
+ * {field: {"null_count"?, "distinct_count"?, "min"?, "max"?, "samples"?}}}}. New event or NULL with err.
  */
 json_t *mf_ingest_from_emit(json_t *body, mf_json_err_t *err);
 

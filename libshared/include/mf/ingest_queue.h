@@ -23,10 +23,6 @@
  */
 void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single);
 
-/* Decode the request's JSON body with decode (an ingest.h decoder) and enqueue the one event,
- * or answer 400 with the decoder's message. */
-void mf_ingest_enqueue_decoded(mf_req_t *r, json_t *(*decode)(json_t *body, mf_json_err_t *err));
-
 /* Redis key remembering a queued event's tenant, into out. */
 void mf_ingest_status_key(char *out, size_t cap, const char *event_id);
 

@@ -19,5 +19,7 @@ void mf_analytics_health_loop(void);
 void mf_analytics_metering_loop(void);
 /* webhooks.c: catalog events -> webhook deliveries, with retries. */
 void mf_analytics_webhooks_loop(void);
+/* contracts.c: data contracts' freshness bounds; contract.violation events. */
+void mf_analytics_contracts_loop(void);
 
 #endif

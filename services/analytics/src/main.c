@@ -21,6 +21,7 @@ static const mf_worker_t workers[] = {
     {"health", mf_analytics_health_loop},
     {"metering", mf_analytics_metering_loop},
     {"webhooks", mf_analytics_webhooks_loop},
+    {"contracts", mf_analytics_contracts_loop},
 };
 
 int main(int argc, char **argv)

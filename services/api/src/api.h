@@ -29,6 +29,9 @@ void mf_api_register_billing(void);   /* billing.c: plans, usage against limits,
 void mf_api_register_export(void);    /* export.c: SQLite export and import */
 void mf_api_register_lineage_parse(void); /* lineage_parse.c: column lineage from SQL */
 void mf_api_register_integrations(void); /* integrations.c: dbt, Great Expectations, Iceberg, Delta imports */
+void mf_api_register_classification(void); /* classification.c: profiles, PII classification, rules */
+void mf_api_register_contracts(void);    /* contracts.c: data contracts and their violations */
+void mf_api_register_quality(void);      /* quality.c: quality results, score, unhealthy datasets */
 
 /* The ?namespace= of the request (default "default"); answers 400 itself when invalid. */
 const char *mf_api_namespace_or_respond(mf_req_t *r);

@@ -8,39 +8,18 @@
  * nothing, audited, answered with what changed. ?dry_run=true does the same
  * work, rolls it back and answers what would have changed.
  *
- * GET /api/v1/datasets/{name}/quality reads back what the imports (and
- * OpenLineage quality facets) recorded: a dataset's quality results, newest
- * first, each with its run (job and run time), metrics and assertions;
- * ?column= keeps the results with an assertion on that column.
+ * The quality results an import records are read back through quality.c.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
 #include "mf/config.h"
 #include "mf/integrations.h"
-#include "mf/list.h"
 #include "mf/util.h"
 
 static mf_pg_stmt_t stmts[] = {
 #define APPLY 0
     {"integration_apply", "SELECT mf_integration_apply($1::jsonb, $2, $3::boolean)::text", -1},
-#define QUALITY 1
-    {"integration_quality",
-     "SELECT coalesce(jsonb_agg(doc ORDER BY rn) FILTER (WHERE rn <= $1::int), '[]')::text, "
-     "       CASE WHEN count(*) > $1::int THEN jsonb_build_array((array_agg(id ORDER BY rn))[$1::int])::text END "
-     "FROM (SELECT q.id, row_number() OVER (ORDER BY q.id DESC) rn, "
-     "             jsonb_build_object('at', mf_ts(q.at), 'metrics', q.metrics, 'assertions', q.assertions, "
-     "               'run', (SELECT jsonb_build_object('run_id', r.run_id, 'state', r.state, "
-     "                              'event_time', mf_ts(r.event_time), "
-     "                              'job', jsonb_build_object('namespace', j.namespace, 'name', j.name)) "
-     "                       FROM runs r JOIN jobs j ON j.id = r.job_id "
-     "                       WHERE r.tenant_id = q.tenant_id AND r.run_id = q.run_id)) doc "
-     "      FROM dataset_quality q WHERE q.tenant_id = mf_current_tenant() "
-     "        AND q.dataset_id = mf_dataset_id($3, $4) "
-     "        AND ($2::jsonb IS NULL OR q.id < ($2::jsonb->>0)::bigint) "
-     "        AND ($5::text IS NULL OR q.assertions @> jsonb_build_array(jsonb_build_object('column', $5::text))) "
-     "      ORDER BY q.id DESC LIMIT $1::int + 1) s",
-     -1},
     {NULL, NULL, -1},
 };
 
@@ -80,18 +59,7 @@ static void import_ge(mf_req_t *r) { import(r, MF_INTEGRATION_GREAT_EXPECTATIONS
 static void import_iceberg(mf_req_t *r) { import(r, MF_INTEGRATION_ICEBERG); }
 static void import_delta(mf_req_t *r) { import(r, MF_INTEGRATION_DELTA); }
 
-static void list_quality(mf_req_t *r)
-{
-    const char *ns = mf_api_namespace_or_respond(r), *column;
-    if (ns == NULL || mf_api_query_name_or_respond(r, "column", 0, &column) != 0)
-        return;
-    const char *extra[] = {ns, mf_req_param(r, "name"), column};
-    if (mf_list_query_or_respond(r, &stmts[QUALITY], 3, extra, 1) != 0)
-        return;
-}
-
 static const mf_route_t routes[] = {
-    {"GET", "/api/v1/datasets/{name}/quality", MF_ROLE_VIEWER, list_quality, MF_BODY_NONE},
     {"POST", "/api/v1/integrations/dbt", MF_ROLE_EDITOR, import_dbt, MF_BODY_RAW},
     {"POST", "/api/v1/integrations/great-expectations", MF_ROLE_EDITOR, import_ge, MF_BODY_RAW},
     {"POST", "/api/v1/integrations/iceberg", MF_ROLE_EDITOR, import_iceberg, MF_BODY_RAW},

@@ -44,6 +44,9 @@ static void register_all(void)
     mf_api_register_export();
     mf_api_register_lineage_parse();
     mf_api_register_integrations();
+    mf_api_register_classification();
+    mf_api_register_contracts();
+    mf_api_register_quality();
 }
 
 static int usage(void)

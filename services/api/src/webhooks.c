@@ -49,7 +49,8 @@ static mf_pg_stmt_t stmts[] = {
 };
 
 static const char *const event_names[] = {"dataset.stale",  "dataset.fresh_again", "schema.breaking_change",
-                                          "schema.changed", "quality.failed",      "quota.warning"};
+                                          "schema.changed", "quality.failed",      "quota.warning",
+                                          "contract.violation"};
 
 #define SECRET_MIN 16
 #define SECRET_MAX 256
@@ -88,7 +89,8 @@ static int parse_events(json_t *b, char *out, size_t cap, mf_json_err_t *err)
         const char *name = json_string_value(v);
         if (name == NULL || !event_known(name))
             return mf_json_fail(err, "events[%zu] must be one of dataset.stale, dataset.fresh_again, "
-                                     "schema.breaking_change, schema.changed, quality.failed, quota.warning", i);
+                                     "schema.breaking_change, schema.changed, quality.failed, quota.warning, "
+                                     "contract.violation", i);
         for (size_t j = 0; j < i; j++)
             if (strcmp(json_string_value(json_array_get(arr, j)), name) == 0)
                 return mf_json_fail(err, "events[%zu] repeats %s", i, name);

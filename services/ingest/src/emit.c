@@ -1,7 +1,8 @@
 /*
  * emit.c: POST /api/v1/emit (one MetaFuse emit event) and
  * POST /api/v1/emit/batch (a JSON array, or NDJSON, of them). A batch is
- * validated item by item and queued whole, or not at all. Only credentials
+ * validated item by item, judged against block data contracts (contracts.c)
+ * and queued whole, or not at all. Only credentials
  * that may write anywhere in the tenant post events (mf_ingest_writer_or_respond,
  * shared with lineage.c).
  */
@@ -32,7 +33,7 @@ static void emit_one(mf_req_t *r)
 {
     if (mf_ingest_writer_or_respond(r, "POST /api/v1/emit") != 0)
         return;
-    mf_ingest_enqueue_decoded(r, mf_ingest_from_emit);
+    mf_ingest_judge_decoded(r, mf_ingest_from_emit);
 }
 
 /* Decode item i into events, or answer 400 naming it. */
@@ -118,7 +119,7 @@ static void emit_batch(mf_req_t *r)
         mf_respond_error(r, MF_EINVALID_REQUEST, "the batch is empty");
         goto done;
     }
-    mf_ingest_enqueue(r, events, 0);
+    mf_ingest_judge_and_enqueue(r, events, 0);
     return;
 done:
     json_decref(events);

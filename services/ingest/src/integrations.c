@@ -14,7 +14,10 @@
 #include "mf/integrations.h"
 #include "mf/util.h"
 
-static void on_events(mf_req_t *r, mf_integration_kind_t kind, json_t *events) { mf_ingest_enqueue(r, events, 0); }
+static void on_events(mf_req_t *r, mf_integration_kind_t kind, json_t *events)
+{
+    mf_ingest_judge_and_enqueue(r, events, 0);
+}
 
 static void import(mf_req_t *r, mf_integration_kind_t kind, const char *route)
 {

@@ -13,7 +13,7 @@ static void post_lineage(mf_req_t *r)
 {
     if (mf_ingest_writer_or_respond(r, "POST /api/v1/lineage") != 0)
         return;
-    mf_ingest_enqueue_decoded(r, mf_ingest_from_openlineage);
+    mf_ingest_judge_decoded(r, mf_ingest_from_openlineage);
 }
 
 static const mf_route_t routes[] = {

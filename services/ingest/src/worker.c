@@ -158,6 +158,27 @@ static long long deliveries(worker_t *w, const char *id)
 }
 
 /* Give up on an event: record it for its tenant, keep a copy on the dead-letter stream, acknowledge. */
+/* The event as the dead-letter stream keeps it: without the samples of its column profiles, which
+ * are classified and never stored (docs/classification.md). New string; NULL for no event. */
+static char *without_samples(const char *event)
+{
+    json_t *ev = event ? json_loads(event, 0, NULL) : NULL;
+    if (ev == NULL)
+        return event ? mf_strdup(event) : NULL; /* malformed: kept as it came (no profiles were decoded) */
+    size_t i;
+    json_t *profile;
+    json_array_foreach(json_object_get(ev, "profiles"), i, profile)
+    {
+        const char *field;
+        json_t *column;
+        json_object_foreach(json_object_get(profile, "columns"), field, column)
+            json_object_del(column, "samples");
+    }
+    char *out = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    return out;
+}
+
 static void dead_letter(worker_t *w, entry_t *e, long long attempts, const char *reason)
 {
     MF_LOG_WARN_(NULL, "event %s failed %lld times: %s", e->id, attempts, reason);
@@ -176,9 +197,10 @@ static void dead_letter(worker_t *w, entry_t *e, long long attempts, const char 
                 break;
         }
     }
-    redisReply *rep = command(w, "XADD %s * id %s reason %s e %s", w->dead_stream, e->id, reason,
-                              e->event ? e->event : "");
+    char *kept = without_samples(e->event);
+    redisReply *rep = command(w, "XADD %s * id %s reason %s e %s", w->dead_stream, e->id, reason, kept ? kept : "");
     freeReplyObject(rep);
+    free(kept);
     ack(w, e->id);
     w->failed++;
     mf_metrics_add(m_failed, 1);

@@ -29,6 +29,7 @@ static const error_row_t rows[] = {
     {MF_ENOT_FOUND, "not_found", 404, "not found"},
     {MF_EMETHOD_NOT_ALLOWED, "method_not_allowed", 405, "method not allowed on this route"},
     {MF_ECONFLICT, "conflict", 409, "already exists"},
+    {MF_ECONTRACT_VIOLATION, "contract_violation", 409, "the write breaks a data contract"},
     {MF_EPRECONDITION_FAILED, "precondition_failed", 412, "the resource changed (If-Match is stale)"},
     {MF_EPAYLOAD_TOO_LARGE, "payload_too_large", 413, "request body is too large"},
     {MF_EUNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "request body must be application/json"},
