@@ -62,11 +62,13 @@ FIGURES = [
     ("persist", "Persist: events/s of one worker vs raw INSERT rows/s", "mf_persist", "raw_insert", "/s"),
 ]
 
-# mf-analytics folds the usage stream every 2 s, so its length is a saw tooth
-# and a slope over a few seconds says little: its lag counts as bounded when
-# the stream never held more than this many seconds of entries (at the rate
-# they came in) and emptied once the load stopped.
-USAGE_LAG_MAX_S = 5.0
+# mf-analytics folds the usage stream every MF_USAGE_FOLD_INTERVAL_MS (5 s by
+# default) once caught up, so its length is a saw tooth and a slope over a few
+# seconds says little: its lag counts as bounded when the stream never held
+# more than this many seconds of entries (at the rate they came in: three
+# fold intervals, room for a fold that runs long on a loaded machine) and
+# emptied once the load stopped.
+USAGE_LAG_MAX_S = 15.0
 
 GOALS = [
     # (goal id, text, figure, key, op, target)
@@ -78,7 +80,7 @@ GOALS = [
      0.05),
     ("usage_events_cost", "Usage events cost GET dataset <= 5% (on / off)", "usage_events", "ratio", ">=", 0.95),
     ("quota_cost", "Rate limits and metering cost GET dataset <= 5% (on / off)", "quota", "ratio", ">=", 0.95),
-    ("usage_lag_bounded", "Usage stream lag under the read load <= 5 s of events", "usage_lag", "max_lag_s", "<=",
+    ("usage_lag_bounded", "Usage stream lag under the read load <= 15 s of events", "usage_lag", "max_lag_s", "<=",
      USAGE_LAG_MAX_S),
 ]
 
