@@ -428,6 +428,8 @@ CREATE UNLOGGED TABLE classification_pending (
     PRIMARY KEY (xact, tenant_id, dataset_id)
 );
 REVOKE ALL ON classification_pending FROM PUBLIC;
+-- only the owner's trigger functions below touch it (the owner is not subject to RLS); isolated all the same
+SELECT mf_enable_tenant_isolation(ARRAY['classification_pending']);
 
 CREATE FUNCTION mf_classify_mark() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
