@@ -753,17 +753,19 @@ pre = ("BEGIN;\nSELECT set_config('mf.tenant_id', %s, true), set_config('mf.acto
        "set_config('mf.request_id', 'bench', true), set_config('mf.client_addr', '127.0.0.1', true), "
        "set_config('mf.user_id', '', true), set_config('mf.write_all', '', true), set_config('mf.scope', '', true);\n"
        % lit(t["id"]))
-search = ("SELECT items::text, next_key::text, facets::text, total FROM mf_search(%s, NULL, NULL, NULL, NULL, NULL, "
-          "NULL, 20, NULL);")
+# the SQL mf-api runs (services/api/src/search.c, graph.c), with its defaults: 20 items, facets over the
+# best 1,000 matches, 500 lineage nodes
+search = ("SELECT items::text, next_key::text, facets::text, total, facets_exact FROM mf_search(%s, NULL, NULL, "
+          "NULL, NULL, NULL, NULL, 20, NULL, 1000);")
 cases = [
     ("search_exact", "/api/v1/search?" + urllib.parse.urlencode({"q": s["exact"]}), search % lit(s["exact"])),
     ("search_typo", "/api/v1/search?" + urllib.parse.urlencode({"q": s["typo"]}), search % lit(s["typo"])),
     ("suggest", "/api/v1/search/suggest?" + urllib.parse.urlencode({"q": s["prefix"]}),
      "SELECT jsonb_build_object('items', mf_search_suggest(%s, 10))::text;" % lit(s["prefix"])),
     ("impact", "/api/v1/lineage/impact?" + urllib.parse.urlencode({"node": hub, "depth": 5}),
-     "SELECT mf_lineage_impact(%s, 5, 2000)::text;" % lit(hub)),
+     "SELECT mf_lineage_impact(%s, 5, 500)::text;" % lit(hub)),
     ("graph", "/api/v1/lineage/graph?" + urllib.parse.urlencode({"node": hub, "depth": 2}),
-     "SELECT mf_lineage_graph(%s, 2, 'both', 2000)::text;" % lit(hub)),
+     "SELECT mf_lineage_graph(%s, 2, 'both', 500)::text;" % lit(hub)),
 ]
 with open(d + "/cases.tsv", "w") as f:
     for name, path, sql in cases:

@@ -465,19 +465,29 @@ def test_hub_timing(api, infra, tenant):
         assert r.status_code == 200, r.text[:300]
         return r.json()
 
-    g = timed("graph down depth 1 (1,001 nodes)", GRAPH, {"node": hub, "direction": "down", "depth": 1})
+    g = timed("graph down depth 1 (1,001 nodes)", GRAPH, {"node": hub, "direction": "down", "depth": 1,
+                                                          "limit": 2000})
     assert len(g["nodes"]) == 1001 and g["truncated"] is False and len(g["edges"]) == 1000
-    g = timed("graph down depth 3 (1,502 nodes, 2,500 edges)", GRAPH, {"node": hub, "direction": "down"})
+    g = timed("graph down depth 3 (1,502 nodes, 2,500 edges)", GRAPH, {"node": hub, "direction": "down",
+                                                                       "limit": 2000})
     assert len(g["nodes"]) == 1502 and g["truncated"] is False and len(g["edges"]) == 2500
-    g = timed("graph both depth 10 from sink (1,502 nodes)", GRAPH, {"node": ds("sink", "big"), "depth": 10})
+    g = timed("graph both depth 10 from sink (1,502 nodes)", GRAPH, {"node": ds("sink", "big"), "depth": 10,
+                                                                     "limit": 2000})
     assert len(g["nodes"]) == 1502
+    g = timed("graph down depth 3, default limit (500 nodes)", GRAPH, {"node": hub, "direction": "down"})
+    assert len(g["nodes"]) == 500 and g["truncated"] is True
     g = timed("graph limit 1,200 (truncated)", GRAPH, {"node": hub, "direction": "down", "limit": 1200})
     assert len(g["nodes"]) == 1200 and g["truncated"] is True
-    imp = timed("impact depth 10 (1,501 items)", IMPACT, {"node": hub})
+    imp = timed("impact depth 10 (1,501 items)", IMPACT, {"node": hub, "limit": 2000})
     assert imp["total"] == 1501 and imp["by_depth"][0]["datasets"] == 1000
     assert len(imp["items"][-1]["path"]) == 4
-    m = timed("marquez depth 10 (1,502 nodes)", MARQUEZ, {"nodeId": hub})
+    imp = timed("impact depth 10, default limit (499 items)", IMPACT, {"node": hub})
+    assert imp["truncated"] is True and imp["total"] == 499 and imp["by_depth"] == [
+        {"distance": 1, "datasets": 499, "fields": 0}]
+    m = timed("marquez depth 10 (1,502 nodes)", MARQUEZ, {"nodeId": hub, "limit": 2000})
     assert len(m["graph"]) == 1502
+    m = timed("marquez depth 10, default limit (500 nodes)", MARQUEZ, {"nodeId": hub})
+    assert len(m["graph"]) == 500 and m["truncated"] is True
     for label, secs in timings.items():
         print("TIMING %-50s %7.1f ms" % (label, secs * 1000))
     assert max(timings.values()) < 10.0

@@ -10,7 +10,7 @@ follows renames, deletes and new fields.
 
 import pytest
 
-from conftest import assert_error, q, unique
+from conftest import assert_error, psql, q, unique
 
 S = "/api/v1/search"
 
@@ -20,7 +20,7 @@ def search(api, query, **params):
     r = api.get(S, params=params)
     assert r.status_code == 200, r.text[:800]
     body = r.json()
-    assert set(body) >= {"items", "facets", "total", "next_cursor"}, body
+    assert set(body) >= {"items", "facets", "facets_exact", "total", "next_cursor"}, body
     return body
 
 
@@ -264,3 +264,23 @@ def test_index_follows_changes(api):
     api.ok("DELETE", "/api/v1/datasets/inventory_snapshot", 204)
     assert search(api, "inventory")["total"] == 0
     assert search(api, "warehouse_code")["total"] == 0
+
+
+def test_facets_count_the_best_1000_matches(api, infra, tenant):
+    """Beyond 1,000 matches the facets count the best 1,000 (facets_exact false); total stays exact."""
+    tid = "'%s'" % tenant.id
+    psql(infra["MF_PG_ADMIN_URL"],
+         "INSERT INTO namespaces (tenant_id, name) VALUES (%s, 'cap') ON CONFLICT DO NOTHING" % tid,
+         "INSERT INTO datasets (tenant_id, namespace, name, format) SELECT %s, 'cap', 'capword_' || g, "
+         "CASE WHEN g <= 600 THEN 'parquet' ELSE 'table' END FROM generate_series(1, 1100) g" % tid)
+    body = search(api, "capword")
+    assert body["total"] == 1100 and body["facets_exact"] is False, body["facets"]
+    assert sum(facet(body, "kind").values()) == 1000 and sum(facet(body, "format").values()) == 1000
+    assert len(body["items"]) == 20 and body["next_cursor"]
+    # the page is ranked over every match (one tier and rank here: then by name)
+    assert names(body) == sorted("capword_%d" % i for i in range(1, 1101))[:20]
+    body = search(api, "capword", format="table")
+    assert body["total"] == 500 and body["facets_exact"] is True
+    assert facet(body, "format") == {"table": 500} and facet(body, "kind") == {"dataset": 500}
+    small = search(api, "capword_7")
+    assert small["facets_exact"] is True and small["total"] == sum(facet(small, "kind").values())

@@ -122,7 +122,11 @@ def test_lineage_graph_and_impact(seeded, infra):
     assert r.status_code == 200, r.text[:300]
     assert len(r.json()["nodes"]) > len(ids) or r.json()["truncated"]
 
+    # the default node limit (500) truncates a hub's impact; the maximum (2,000) holds its downstreams
     r = api.get("/api/v1/lineage/impact", params={"node": hub, "depth": 5})
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["truncated"] is True and len(r.json()["items"]) == 499, r.text[:300]
+    r = api.get("/api/v1/lineage/impact", params={"node": hub, "depth": 5, "limit": 2000})
     assert r.status_code == 200, r.text[:300]
     items = r.json()["items"]
     assert len(items) >= s["hub_downstreams"]

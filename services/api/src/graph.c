@@ -6,7 +6,8 @@
  * clients read it unchanged; mf-ingest serves POST on the same path).
  *
  * This file only checks the query parameters: each endpoint is one
- * statement calling a SQL function of migrations/0009_lineage_graph.sql that
+ * statement calling a SQL function of migrations/0009_lineage_graph.sql (its
+ * walk made faster by 0019_search_lineage_speed.sql) that
  * parses the node id (400 naming the problem), resolves it for the caller
  * (404 when unseen), walks the edges breadth-first under the caller's Row
  * Level Security and returns the whole JSON document.
@@ -17,9 +18,12 @@
 #include "mf/usage.h"
 #include "mf/util.h"
 
-/* Deepest walk, and most nodes one answer holds (then "truncated": true). */
+/* Deepest walk, and most nodes one answer holds (then "truncated": true). The default node limit
+ * keeps an answer a size a person or a tool can use (about 350 KB from a hub); what an answer costs
+ * grows with its nodes (docs/api.md "Lineage", bench/README.md). */
 #define GRAPH_DEPTH_MAX 10
 #define GRAPH_NODES_MAX 2000
+#define GRAPH_NODES_DEFAULT 500
 #define GRAPH_NODE_ID_MAX 2048
 
 static mf_pg_stmt_t stmts[] = {
@@ -89,7 +93,7 @@ static void get_graph(mf_req_t *r)
     const char *node = node_or_respond(r, "node"), *dir;
     if (node == NULL ||
         int_or_respond(r, "depth", 0, GRAPH_DEPTH_MAX, 3, 0, depth, sizeof(depth)) != 0 ||
-        int_or_respond(r, "limit", 1, GRAPH_NODES_MAX, GRAPH_NODES_MAX, 0, limit, sizeof(limit)) != 0)
+        int_or_respond(r, "limit", 1, GRAPH_NODES_MAX, GRAPH_NODES_DEFAULT, 0, limit, sizeof(limit)) != 0)
         return;
     dir = mf_req_query(r, "direction");
     if (dir == NULL || dir[0] == '\0')
@@ -109,7 +113,7 @@ static void get_impact(mf_req_t *r)
     const char *node = node_or_respond(r, "node");
     if (node == NULL ||
         int_or_respond(r, "depth", 1, GRAPH_DEPTH_MAX, GRAPH_DEPTH_MAX, 0, depth, sizeof(depth)) != 0 ||
-        int_or_respond(r, "limit", 1, GRAPH_NODES_MAX, GRAPH_NODES_MAX, 0, limit, sizeof(limit)) != 0)
+        int_or_respond(r, "limit", 1, GRAPH_NODES_MAX, GRAPH_NODES_DEFAULT, 0, limit, sizeof(limit)) != 0)
         return;
     const char *params[] = {node, depth, limit};
     if (mf_req_query_or_respond(r, &stmts[IMPACT], 3, params, on_document) != 0)
@@ -123,7 +127,7 @@ static void get_marquez(mf_req_t *r)
     const char *node = node_or_respond(r, "nodeId");
     if (node == NULL ||
         int_or_respond(r, "depth", 0, GRAPH_DEPTH_MAX, GRAPH_DEPTH_MAX, 1, depth, sizeof(depth)) != 0 ||
-        int_or_respond(r, "limit", 1, GRAPH_NODES_MAX, GRAPH_NODES_MAX, 0, limit, sizeof(limit)) != 0)
+        int_or_respond(r, "limit", 1, GRAPH_NODES_MAX, GRAPH_NODES_DEFAULT, 0, limit, sizeof(limit)) != 0)
         return;
     const char *params[] = {node, depth, limit};
     if (mf_req_query_or_respond(r, &stmts[MARQUEZ], 3, params, on_marquez) != 0)

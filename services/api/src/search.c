@@ -3,11 +3,13 @@
  * fields and glossary terms, with filters, facets, total and cursor pages)
  * and GET /api/v1/search/suggest (names for autocomplete).
  *
- * All the work is one SQL function each (migrations/0008_search.sql:
- * mf_search, mf_search_suggest) over the search index the database keeps
- * current on every write. They run as the caller, so Row Level Security
- * keeps items, totals and facets to what the caller may read. This file only
- * checks the query string and shapes the answer.
+ * All the work is one SQL function each (migrations/0008_search.sql, as
+ * replaced by 0019_search_lineage_speed.sql: mf_search, mf_search_suggest)
+ * over the search index the database keeps current on every write. They keep
+ * items, totals and facets to what the caller may read (the caller's tenant
+ * and scope, written into the query). Facets count the best
+ * SEARCH_FACET_CAP matches; "facets_exact" says whether that was every match.
+ * This file only checks the query string and shapes the answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +23,13 @@
 #define SEARCH_Q_MAX 256     /* characters */
 #define SEARCH_LIMIT_MAX 100 /* items per page */
 #define SUGGEST_LIMIT_MAX 20
+#define SEARCH_FACET_CAP "1000" /* matches the facets count (docs/api.md "Search") */
 
 static mf_pg_stmt_t stmts[] = {
 #define SEARCH 0
     {"search",
-     "SELECT items::text, next_key::text, facets::text, total "
-     "FROM mf_search($1, $2, $3, $4, $5, $6, $7, $8::int, $9::jsonb)",
+     "SELECT items::text, next_key::text, facets::text, total, facets_exact "
+     "FROM mf_search($1, $2, $3, $4, $5, $6, $7, $8::int, $9::jsonb, $10::int)",
      -1},
 #define SUGGEST 1
     {"search_suggest", "SELECT jsonb_build_object('items', mf_search_suggest($1, $2::int))::text", -1},
@@ -82,10 +85,12 @@ static void on_search(mf_req_t *r, PGresult *res)
         cursor = mf_base64url_encode(key, strlen(key));
     }
     const char *items = PQgetvalue(res, 0, 0), *facets = PQgetvalue(res, 0, 2), *total = PQgetvalue(res, 0, 3);
-    size_t cap = strlen(items) + strlen(facets) + strlen(total) + (cursor ? strlen(cursor) : 0) + 96;
+    int facets_exact = PQgetvalue(res, 0, 4)[0] == 't';
+    size_t cap = strlen(items) + strlen(facets) + strlen(total) + (cursor ? strlen(cursor) : 0) + 128;
     char *body = mf_malloc(cap);
-    int n = snprintf(body, cap, "{\"items\":%s,\"facets\":%s,\"total\":%s,\"next_cursor\":%s%s%s}", items, facets,
-                     total, cursor ? "\"" : "", cursor ? cursor : "null", cursor ? "\"" : "");
+    int n = snprintf(body, cap, "{\"items\":%s,\"facets\":%s,\"facets_exact\":%s,\"total\":%s,\"next_cursor\":%s%s%s}",
+                     items, facets, facets_exact ? "true" : "false", total, cursor ? "\"" : "",
+                     cursor ? cursor : "null", cursor ? "\"" : "");
     mf_respond_json(r, 200, body, (size_t)n);
     free(body);
     free(cursor);
@@ -114,8 +119,8 @@ static void search(mf_req_t *r)
     mf_list_params_t lp;
     if (mf_list_params_or_respond(r, &lp) != 0)
         return;
-    const char *params[] = {q, kind, domain, owner, tag, format, ns, limit, lp.after};
-    int rc = mf_req_query_or_respond(r, &stmts[SEARCH], 9, params, on_search);
+    const char *params[] = {q, kind, domain, owner, tag, format, ns, limit, lp.after, SEARCH_FACET_CAP};
+    int rc = mf_req_query_or_respond(r, &stmts[SEARCH], 10, params, on_search);
     mf_list_params_free(&lp);
     (void)rc; /* answered either way */
 }
