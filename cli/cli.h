@@ -3,7 +3,7 @@
  *
  * main.c parses the options and runs one command; client.c talks to the API
  * with libcurl; output.c prints tables and JSON; online.c, offline.c,
- * transfer.c and keys.c are the command groups. Every command returns an
+ * transfer.c, integrations.c and keys.c are the command groups. Every command returns an
  * exit code (below) after printing its result on stdout and any error on
  * stderr.
  */
@@ -27,7 +27,7 @@ enum {
  */
 typedef struct {
     const char *api_url, *api_key, *ingest_url, *catalog;
-    const char *output, *namespace_, *domain, *tag, *role, *direction;
+    const char *output, *namespace_, *name, *domain, *tag, *role, *direction;
     long limit, depth;
     int json, progress, dry_run;
     int nargs;
@@ -90,10 +90,16 @@ void cli_print_json(const json_t *v);
  * static. */
 const char *cli_cell(const json_t *v, char *buf, size_t cap);
 
+/* The answer of a POST: its JSON as it came with --json, else table(answer); frees resp and returns the
+ * exit code. */
+int cli_print_answer(const cli_t *c, cli_response_t *resp, void (*table)(const json_t *answer));
 /* Print a list: {"items":[...]} with --json, else table(items). */
 void cli_print_list(const cli_t *c, const json_t *items, void (*table)(const json_t *items));
 /* An object of counts ({"datasets": 3, ...}): JSON, or a WHAT/COUNT table of its numbers. */
 void cli_print_counts(const cli_t *c, const json_t *counts);
+/* After an import's counts: each dataset it created or updated ({action, namespace, name}), and a line
+ * when it was a dry run. */
+void cli_print_changed_datasets(const json_t *datasets, const json_t *dry_run);
 /* The datasets table of `list` (items in the API's list shape), online and offline alike. */
 void cli_print_dataset_list(const json_t *items);
 
@@ -108,6 +114,9 @@ int cli_emit(cli_t *c);
 int cli_export(cli_t *c);
 int cli_import(cli_t *c);
 int cli_dbt(cli_t *c);
+int cli_great_expectations(cli_t *c);
+int cli_iceberg(cli_t *c);
+int cli_delta(cli_t *c);
 int cli_keys(cli_t *c);
 
 /* Print a dataset document (API shape) as JSON (--json) or as a table; online and offline show alike. */

@@ -3,7 +3,7 @@
  *
  *   metafuse --catalog FILE list|show NAME|search QUERY|stats        offline,
  * on a SQLite export metafuse [--api URL --key KEY]
- * list|show|search|lineage|stats|emit|export|import|dbt|keys ...
+ * list|show|search|lineage|stats|emit|export|import|dbt|great-expectations|iceberg|delta|keys ...
  *
  * Options may come before or after the command. The API URL and key default
  * to MF_API_URL and MF_API_KEY, the ingest URL (for emit) to MF_INGEST_URL,
@@ -36,8 +36,10 @@ static const char usage_text[] =
     "  emit FILE                 post emit events (an object, an array or NDJSON; - reads stdin)\n"
     "  export [-o FILE]          download the catalog as SQLite (-o - writes stdout)\n"
     "  import FILE [--dry-run]   merge a SQLite catalog into the tenant\n"
-    "  dbt PATH [--namespace NS] [--dry-run]\n"
-    "                            import a dbt target folder (manifest, run results, catalog)\n"
+    "  dbt PATH | great-expectations FILE | iceberg PATH | delta PATH\n"
+    "      [--namespace NS] [--name NAME] [--dry-run]\n"
+    "                            import a dbt target folder, a validation result, an Iceberg\n"
+    "                            metadata file or table folder, a Delta table folder\n"
     "  keys list | keys create NAME --role ROLE | keys revoke ID\n"
     "\n"
     "Options:\n"
@@ -84,6 +86,7 @@ static int parse(int argc, char **argv, cli_t *c, const char **command)
         {"-o", offsetof(cli_t, output)},
         {"--output", offsetof(cli_t, output)},
         {"--namespace", offsetof(cli_t, namespace_)},
+        {"--name", offsetof(cli_t, name)},
         {"--domain", offsetof(cli_t, domain)},
         {"--tag", offsetof(cli_t, tag)},
         {"--role", offsetof(cli_t, role)},
@@ -142,7 +145,8 @@ static int run(cli_t *c, const char *command)
         {"list", cli_online_list},       {"show", cli_online_show},   {"search", cli_online_search},
         {"lineage", cli_online_lineage}, {"stats", cli_online_stats}, {"emit", cli_emit},
         {"export", cli_export},          {"import", cli_import},      {"keys", cli_keys},
-        {"dbt", cli_dbt},
+        {"dbt", cli_dbt},                {"great-expectations", cli_great_expectations},
+        {"iceberg", cli_iceberg},        {"delta", cli_delta},
     };
     if (c->catalog != NULL)
         return cli_offline(c, command);

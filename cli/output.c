@@ -227,3 +227,19 @@ void cli_print_counts(const cli_t *c, const json_t *counts)
     }
     cli_table_print(t);
 }
+
+/* After an import's counts: each dataset it created or updated ({action, namespace, name}). */
+void cli_print_changed_datasets(const json_t *datasets, const json_t *dry_run)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(datasets, i, d)
+    {
+        if (i == 0)
+            printf("\n");
+        printf("%-7s %s/%s\n", json_string_value(json_object_get(d, "action")),
+               json_string_value(json_object_get(d, "namespace")), json_string_value(json_object_get(d, "name")));
+    }
+    if (json_is_true(dry_run))
+        printf("\ndry run: nothing was written\n");
+}

@@ -1,8 +1,7 @@
 /*
  * transfer.c: emit (events to mf-ingest), export (the catalog as a SQLite
- * file, streamed to disk), import (a SQLite file streamed to the API, or
- * its dry run) and dbt (a dbt project's target folder posted to the API's
- * dbt import).
+ * file, streamed to disk) and import (a SQLite file streamed to the API, or
+ * its dry run).
  *
  * The export is written to FILE.part and renamed when complete, so a failed
  * or interrupted download never leaves a file that looks whole.
@@ -51,8 +50,7 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
-/* The answer of a POST: its JSON as it came with --json, else table(answer); frees resp. */
-static int print_answer(const cli_t *c, cli_response_t *resp, void (*table)(const json_t *answer))
+int cli_print_answer(const cli_t *c, cli_response_t *resp, void (*table)(const json_t *answer))
 {
     int rc = CLI_OK;
     json_t *answer = NULL;
@@ -111,7 +109,7 @@ int cli_emit(cli_t *c)
     free(body);
     if (rc != CLI_OK)
         return rc;
-    return print_answer(c, &resp, print_event_ids);
+    return cli_print_answer(c, &resp, print_event_ids);
 }
 
 int cli_export(cli_t *c)
@@ -160,22 +158,6 @@ int cli_export(cli_t *c)
     return rc;
 }
 
-/* After an import's counts: each dataset it created or updated ({action, namespace, name}). */
-static void print_changed_datasets(const json_t *datasets, const json_t *dry_run)
-{
-    size_t i;
-    json_t *d;
-    json_array_foreach(datasets, i, d)
-    {
-        if (i == 0)
-            printf("\n");
-        printf("%-7s %s/%s\n", json_string_value(json_object_get(d, "action")),
-               json_string_value(json_object_get(d, "namespace")), json_string_value(json_object_get(d, "name")));
-    }
-    if (json_is_true(dry_run))
-        printf("\ndry run: nothing was written\n");
-}
-
 static void print_report(const json_t *rep)
 {
     static const char *const headers[] = {"WHAT", "CREATE", "UPDATE", "DELETE/UNCHANGED"};
@@ -194,7 +176,7 @@ static void print_report(const json_t *rep)
         cli_table_row(t, row);
     }
     cli_table_print(t);
-    print_changed_datasets(json_object_get(rep, "changed_datasets"), json_object_get(rep, "dry_run"));
+    cli_print_changed_datasets(json_object_get(rep, "changed_datasets"), json_object_get(rep, "dry_run"));
 }
 
 int cli_import(cli_t *c)
@@ -214,81 +196,5 @@ int cli_import(cli_t *c)
     fclose(f);
     if (rc != CLI_OK)
         return rc;
-    return print_answer(c, &resp, print_report);
-}
-
-/* One dbt artifact read and checked here, so a broken file is named before anything is sent:
- * *out NULL when it is absent and optional. */
-static int load_dbt_artifact(const char *dir, const char *file, int required, json_t **out)
-{
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
-        return cli_error(CLI_EUSAGE, "%s: path too long", dir);
-    *out = NULL;
-    if (access(path, F_OK) != 0)
-        return required ? cli_error(CLI_EUSAGE, "%s: no such file (is %s a dbt target folder?)", path, dir) : CLI_OK;
-    json_error_t jerr;
-    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (*out == NULL)
-        return cli_error(CLI_EUSAGE, "%s is not valid JSON: %s (line %d)", path, jerr.text, jerr.line);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        return cli_error(CLI_EUSAGE, "%s must hold a JSON object", path);
-    }
-    return CLI_OK;
-}
-
-static void print_import_summary(const json_t *summary)
-{
-    static const char *const headers[] = {"WHAT", "COUNT"};
-    static const char *const counts[] = {"datasets_created", "datasets_updated", "placeholders_created",
-                                         "schema_versions",  "lineage_edges",    "quality_results",
-                                         "runs",             NULL};
-    cli_table_t *t = cli_table_new(2, headers);
-    for (const char *const *k = counts; *k != NULL; k++) {
-        char buf[32];
-        const char *row[] = {*k, cli_cell(json_object_get(summary, *k), buf, sizeof(buf))};
-        cli_table_row(t, row);
-    }
-    cli_table_print(t);
-    print_changed_datasets(json_object_get(summary, "datasets"), json_object_get(summary, "dry_run"));
-}
-
-int cli_dbt(cli_t *c)
-{
-    if (c->nargs != 1)
-        return cli_error(CLI_EUSAGE, "usage: metafuse dbt PATH [--namespace NS] [--dry-run] (PATH: a dbt target folder)");
-    static const struct {
-        const char *file, *member;
-        int required;
-    } artifacts[] = {
-        {"manifest.json", "manifest", 1},
-        {"run_results.json", "run_results", 0},
-        {"catalog.json", "catalog", 0},
-    };
-    json_t *body = json_object();
-    for (size_t i = 0; i < sizeof(artifacts) / sizeof(artifacts[0]); i++) {
-        json_t *doc = NULL;
-        if (load_dbt_artifact(c->args[0], artifacts[i].file, artifacts[i].required, &doc) != CLI_OK) {
-            json_decref(body);
-            return CLI_EUSAGE;
-        }
-        if (doc != NULL)
-            json_object_set_new(body, artifacts[i].member, doc);
-    }
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    char *ns = c->namespace_ ? cli_escape(c->namespace_) : NULL;
-    char path[1024];
-    snprintf(path, sizeof(path), "/api/v1/integrations/dbt%s%s%s", ns || c->dry_run ? "?" : "",
-             ns ? "namespace=" : "", ns ? ns : "");
-    if (c->dry_run)
-        strncat(path, ns ? "&dry_run=true" : "dry_run=true", sizeof(path) - strlen(path) - 1);
-    free(ns);
-    cli_response_t resp;
-    int rc = cli_request(c, "POST", c->api_url, path, "application/json", text, strlen(text), &resp);
-    free(text);
-    if (rc != CLI_OK)
-        return rc;
-    return print_answer(c, &resp, print_import_summary);
+    return cli_print_answer(c, &resp, print_report);
 }

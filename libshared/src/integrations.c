@@ -430,30 +430,37 @@ static int resolve_under(const char *root, const char *tenant_id, const char *re
     return 0;
 }
 
-int mf_integration_read_path(mf_integration_kind_t kind, const char *root, const char *tenant_id, const char *rel,
-                             json_t **out, mf_json_err_t *err)
+int mf_integration_read_local(mf_integration_kind_t kind, const char *path, json_t **out, mf_json_err_t *err)
 {
-    char real[PATH_MAX], file[PATH_MAX];
+    char file[PATH_MAX];
     size_t budget = MF_INTEGRATION_MAX_READ;
     struct stat st;
     *out = NULL;
-    if (resolve_under(root, tenant_id, rel, real, err) != 0)
-        return MF_ENOT_FOUND;
-    int dir = stat(real, &st) == 0 && S_ISDIR(st.st_mode);
+    int dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     if (kind == MF_INTEGRATION_DELTA) {
         if (!dir)
             return mf_json_fail(err, "path must name a Delta table folder");
-        *out = delta_commits(real, &budget, err);
+        *out = delta_commits(path, &budget, err);
     } else if (kind == MF_INTEGRATION_DBT && dir) {
-        *out = dbt_target(real, &budget, err);
+        *out = dbt_target(path, &budget, err);
     } else if (kind == MF_INTEGRATION_ICEBERG && dir) {
-        if (iceberg_metadata_file(real, file, &budget, err) != 0)
+        if (iceberg_metadata_file(path, file, &budget, err) != 0)
             return MF_EINVALID_REQUEST;
         *out = load_json_file(file, &budget, err);
     } else {
-        *out = load_json_file(real, &budget, err);
+        *out = load_json_file(path, &budget, err);
     }
     return *out != NULL ? 0 : MF_EINVALID_REQUEST;
+}
+
+int mf_integration_read_path(mf_integration_kind_t kind, const char *root, const char *tenant_id, const char *rel,
+                             json_t **out, mf_json_err_t *err)
+{
+    char real[PATH_MAX];
+    *out = NULL;
+    if (resolve_under(root, tenant_id, rel, real, err) != 0)
+        return MF_ENOT_FOUND;
+    return mf_integration_read_local(kind, real, out, err);
 }
 
 /* ---------- the request ---------- */

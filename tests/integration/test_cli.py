@@ -206,20 +206,52 @@ def test_dbt(tenant, base_url, tmp_path):
     assert "created warehouse/analytics.marts.customers" in " ".join(out.split()), out
     shown = json.loads(ok(["show", "analytics.marts.customers", "--namespace", "warehouse", "--json"], **env)[0])
     assert shown["operational"]["row_count"] == 4200  # from catalog.json
+    # a manifest file alone is a project too
+    again = json.loads(ok(["dbt", str(target / "manifest.json"), "--namespace", "warehouse", "--json"], **env)[0])
+    assert again["datasets_created"] == 0 and again["datasets_updated"] == 5, again
     # not a target folder, a broken file, no credentials to write: named, exit codes, nothing sent
     rc, _, err = run(["dbt", str(tmp_path)], **env)
-    assert rc == 2 and "manifest.json: no such file" in err
+    assert rc == 2 and "manifest.json is not a readable file" in err, err
     write(str(target / "catalog.json"), b'{"nodes": ')
     rc, _, err = run(["dbt", str(target)], **env)
-    assert rc == 2 and "catalog.json is not valid JSON" in err
+    assert rc == 2 and str(target) in err and "JSON" in err, err
     write(str(target / "catalog.json"), b"[]")
     rc, _, err = run(["dbt", str(target)], **env)
-    assert rc == 2 and "must hold a JSON object" in err
+    assert rc == 2 and "object" in err, err
     (target / "catalog.json").unlink()
     viewer = tenant.make_key("viewer")["key"]
     rc, _, err = run(["dbt", str(target)], api_url=base_url, key=viewer)
     assert rc == 4 and "HTTP 403" in err
     assert run(["dbt"], **env)[0] == 2
+
+
+def test_table_and_validation_imports(tenant, base_url, tmp_path):
+    """great-expectations, iceberg and delta read local files as mf-api reads its integrations folder."""
+    from integrations_support import delta_log_files, ge_result, iceberg_metadata
+    env = {"api_url": base_url, "key": tenant.key}
+    ge = write(str(tmp_path / "validation.json"), json.dumps(ge_result(unexpected=3)).encode())
+    res = json.loads(ok(["great-expectations", ge, "--name", "orders", "--namespace", "pg", "--json"], **env)[0])
+    assert res["quality_results"] == 1 and res["placeholders_created"] == 1, res  # results of a dataset not yet seen
+    # an Iceberg table folder: its metadata folder's newest metadata file
+    meta = tmp_path / "events" / "metadata"
+    meta.mkdir(parents=True)
+    write(str(meta / "v1.metadata.json"), json.dumps(iceberg_metadata(schemas=1)).encode())
+    write(str(meta / "v2.metadata.json"), json.dumps(iceberg_metadata(schemas=2)).encode())
+    out, _ = ok(["iceberg", str(tmp_path / "events"), "--namespace", "lake"], **env)
+    assert "created lake/events" in " ".join(out.split()), out
+    shown = json.loads(ok(["show", "events", "--namespace", "lake", "--json"], **env)[0])
+    assert [f["name"] for f in shown["fields"]] == ["id", "ts", "kind"] and shown["schema_version"] == 2, shown
+    # a Delta table folder: its _delta_log commits in version order
+    log = tmp_path / "orders_delta" / "_delta_log"
+    log.mkdir(parents=True)
+    for version, text in delta_log_files().items():
+        write(str(log / ("%020d.json" % version)), text.encode())
+    res = json.loads(ok(["delta", str(tmp_path / "orders_delta"), "--name", "orders_delta", "--json"], **env)[0])
+    assert res["datasets_created"] == 1 and res["schema_versions"] == 2, res
+    rc, _, err = run(["delta", ge], **env)
+    assert rc == 2 and "Delta table folder" in err, err
+    rc, _, err = run(["iceberg", str(tmp_path / "nothing")], **env)
+    assert rc == 2 and "nothing" in err, err
 
 
 def test_keys(tenant, base_url):

@@ -104,6 +104,13 @@ int mf_integration_read_path(mf_integration_kind_t kind, const char *root, const
                              json_t **out, mf_json_err_t *err) MF_MUST_CHECK;
 
 /*
+ * The same reading of a local path, without the tenant folder (the metafuse
+ * CLI, which uploads what it reads). 0, or MF_EINVALID_REQUEST with err.
+ */
+int mf_integration_read_local(mf_integration_kind_t kind, const char *path, json_t **out,
+                              mf_json_err_t *err) MF_MUST_CHECK;
+
+/*
  * The handler part every service shares: read the request's options
  * (?namespace=, ?name=), its body (a JSON document of the kind, for Delta also
  * a JSON array or NDJSON of commits, or {"path": ...} when root is non-empty,
