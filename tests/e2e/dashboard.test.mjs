@@ -70,6 +70,19 @@ e2e('opens a dataset from the search results', async (page) => {
   assert.ok(await page.locator('tbody tr').count() >= 3, 'the schema lists the fields');
 });
 
+e2e('shows the classes of a field on the schema tab', async (page) => {
+  const name = `e2e_pii_${uniq()}`;
+  await call(env.adminKey, 'POST', '/api/v1/datasets', {
+    name, fields: [{ name: 'id', type: 'bigint' }, { name: 'customer_email', type: 'text' }],
+  });
+  await signInWithKey(page, env.adminKey);
+  await page.goto(`/datasets/default/${name}?tab=schema`);
+  const badge = page.locator('tr', { hasText: 'customer_email' }).locator('[data-class="pii.email"]');
+  await badge.waitFor();
+  assert.equal(await badge.innerText(), 'pii.email?'); // suggested by the name rule, not yet verified
+  assert.equal(await page.locator('tr', { hasText: 'bigint' }).locator('[data-class]').count(), 0);
+});
+
 e2e('renders the lineage graph and expands a node', async (page) => {
   await signInWithKey(page, env.adminKey);
   await page.goto('/lineage?node=dataset:default:orders_daily&depth=1&direction=up');
@@ -264,4 +277,6 @@ e2e('shows quality results over time', async (page) => {
   const failed = page.locator('tr[data-quality=failed]');
   assert.match(await failed.innerText(), /1 \/ 2 passed/);
   assert.match(await failed.innerText(), /on amount/);
+  // the latest result of each check: id passed, amount failed, both of severity error
+  assert.equal(await page.getByTestId('quality-score').innerText(), 'Quality score 50 / 100: 1 of 2 checks failing');
 });

@@ -406,6 +406,28 @@ export interface QualityAssertion {
   [key: string]: unknown;
 }
 
+/** One class of a field (GET /datasets/{name}/classification): where it came from and whether a person decided. */
+export interface FieldClass {
+  class: string;
+  sensitivity: string;
+  source: 'rule' | 'value' | 'inherited' | 'person';
+  status: 'suggested' | 'verified' | 'rejected';
+  may_be_anonymised: boolean;
+}
+
+export interface DatasetClassification {
+  sensitivity: string | null;
+  fields: { name: string; sensitivity: string | null; classes: FieldClass[] }[];
+}
+
+/** GET /datasets/{name}/quality/summary: the score (0-100, null without results) from the latest result of each check. */
+export interface QualitySummary {
+  score: number | null;
+  checks: number;
+  failing: number;
+  last_result_at: string | null;
+}
+
 export interface QualityResult {
   at: string;
   metrics: Record<string, unknown> | null;
@@ -556,6 +578,10 @@ export const api = {
 
   quality: (ref: DatasetRef) =>
     request<ListPage<QualityResult>>('GET', `${dsPath(ref)}/quality`, undefined, { ...ns(ref), limit: 50 }),
+  classification: (ref: DatasetRef) =>
+    request<DatasetClassification>('GET', `${dsPath(ref)}/classification`, undefined, ns(ref)),
+  qualitySummary: (ref: DatasetRef) =>
+    request<QualitySummary>('GET', `${dsPath(ref)}/quality/summary`, undefined, { ...ns(ref), days: 1 }),
   webhooks: () => request<ListPage<Webhook>>('GET', '/api/v1/webhooks', undefined, { limit: 100 }),
   createWebhook: (body: { url: string; events: string[]; secret: string; format?: string; description?: string }) =>
     request<Webhook>('POST', '/api/v1/webhooks', body),

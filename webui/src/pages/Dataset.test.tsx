@@ -1,7 +1,7 @@
 import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { SchemaDiff } from '../api';
-import { breakingReason, DiffView } from './Dataset';
+import { breakingReason, DiffView, FieldClasses } from './Dataset';
 
 const f = (name: string, type: string, nullable = true) => ({ name, type, nullable, description: '', tags: [] });
 
@@ -49,5 +49,19 @@ describe('the schema diff', () => {
   it('says when nothing breaks', () => {
     render(<DiffView diff={{ ...diff, removed: [], changed: [], breaking: false }} left={[]} right={[f('added_at', 'timestamp')]} />);
     expect(screen.getByRole('status').textContent).toBe('No breaking change: 1 added, 0 removed, 0 changed.');
+  });
+});
+
+describe("a field's classes", () => {
+  it('shows the standing ones, suggested marked, rejected left out', () => {
+    const cls = (c: string, status: 'suggested' | 'verified' | 'rejected', sensitivity = 'confidential') =>
+      ({ class: c, sensitivity, source: 'rule' as const, status, may_be_anonymised: c === 'pii.phone' });
+    const { container } = render(
+      <FieldClasses classes={[cls('pii.email', 'verified'), cls('pii.phone', 'suggested', 'internal'), cls('pii.name', 'rejected')]} />,
+    );
+    expect([...container.querySelectorAll('[data-class]')].map((e) => e.textContent)).toEqual(['pii.email', 'pii.phone?']);
+    expect(container.querySelector('[data-class="pii.phone"]')!.getAttribute('title')).toBe(
+      'internal; suggested (rule); may be anonymised upstream',
+    );
   });
 });

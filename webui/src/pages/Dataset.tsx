@@ -3,7 +3,7 @@
 // write it, quality results over time, usage day by day, and its freshness policy.
 import { useEffect, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
-import { api, nodeId, parseNodeId, type Dataset, type DatasetRef, type Field, type SchemaDiff } from '../api';
+import { api, nodeId, parseNodeId, type Dataset, type DatasetRef, type Field, type FieldClass, type SchemaDiff } from '../api';
 import { Empty, Load, Tags } from '../components/states';
 import { datasetUrl, formatBytes, formatCount, formatWhen } from '../format';
 import { useAsync } from '../hooks';
@@ -59,10 +59,36 @@ function Overview({ ds }: { ds: Dataset }) {
   );
 }
 
+/** A field's classes that stand (rejected ones left out), e.g. "pii.email", marked when only suggested. */
+export function FieldClasses({ classes }: { classes: FieldClass[] | undefined }) {
+  const standing = (classes ?? []).filter((c) => c.status !== 'rejected');
+  return (
+    <>
+      {standing.map((c) => (
+        <span
+          key={c.class}
+          className={c.sensitivity === 'restricted' || c.sensitivity === 'confidential' ? 'badge breaking' : 'badge'}
+          data-class={c.class}
+          title={`${c.sensitivity}; ${c.status === 'verified' ? 'verified by a person' : `suggested (${c.source})`}` +
+            (c.may_be_anonymised ? '; may be anonymised upstream' : '')}
+        >
+          {c.class}{c.status === 'suggested' ? '?' : ''}
+        </span>
+      ))}
+    </>
+  );
+}
+
 function SchemaTable({ fields, lineageOf }: { fields: Field[]; lineageOf?: DatasetRef }) {
+  // classes only for the current schema (lineageOf), not for past versions
+  const classification = useAsync(
+    () => (lineageOf ? api.classification(lineageOf) : Promise.resolve(undefined)),
+    [lineageOf?.namespace, lineageOf?.name],
+  );
+  const classesOf = (name: string) => classification.data?.fields.find((f) => f.name === name)?.classes;
   if (fields.length === 0) return <Empty>No fields recorded.</Empty>;
   return (
-    <Table head={<><th>Field</th><th>Type</th><th>Nullable</th><th>Description</th><th>Tags</th>{lineageOf && <th />}</>}>
+    <Table head={<><th>Field</th><th>Type</th><th>Nullable</th><th>Description</th><th>Tags</th>{lineageOf && <><th>Classes</th><th /></>}</>}>
           {fields.map((f) => (
             <tr key={f.name}>
               <td className="mono">{f.name}</td>
@@ -70,6 +96,7 @@ function SchemaTable({ fields, lineageOf }: { fields: Field[]; lineageOf?: Datas
               <td>{f.nullable ? 'yes' : 'no'}</td>
               <td>{f.description}</td>
               <td><Tags tags={f.tags} /></td>
+              {lineageOf && <td><FieldClasses classes={classesOf(f.name)} /></td>}
               {lineageOf && (
                 <td>
                   <Link to={`/lineage?node=${encodeURIComponent(nodeId('datasetField', lineageOf.namespace, lineageOf.name, f.name))}`}>

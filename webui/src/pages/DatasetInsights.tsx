@@ -1,6 +1,6 @@
 // A dataset's usage (reads day by day), freshness (status and policy) and quality results over time.
 import { lazy, Suspense, useState, type FormEvent } from 'react';
-import { api, ApiError, type Dataset, type FreshnessPolicy, type QualityResult, type UsagePeriod } from '../api';
+import { api, ApiError, type Dataset, type FreshnessPolicy, type QualityResult, type QualitySummary, type UsagePeriod } from '../api';
 import { Empty, ErrorNote, Load, Loading } from '../components/states';
 import { Table } from '../components/Table';
 import { formatWhen } from '../format';
@@ -140,11 +140,23 @@ export function FreshnessTab({ ds }: { ds: Dataset }) {
 
 const passed = (r: QualityResult) => (r.assertions ?? []).filter((a) => a.success).length;
 
+/** "Quality score 66.67 / 100: 2 of 4 checks failing" (the latest result of each check), or nothing. */
+export function QualityScore({ summary }: { summary: QualitySummary | undefined }) {
+  if (!summary || summary.score === null) return null;
+  return (
+    <p data-testid="quality-score" className={summary.failing ? 'badge breaking' : 'badge'}>
+      Quality score {summary.score} / 100: {summary.failing} of {summary.checks} {summary.checks === 1 ? 'check' : 'checks'} failing
+    </p>
+  );
+}
+
 export function QualityTab({ ds }: { ds: Dataset }) {
   const results = useAsync(() => api.quality(ds), [ds.namespace, ds.name, ds.version]);
+  const summary = useAsync(() => api.qualitySummary(ds), [ds.namespace, ds.name, ds.version]);
   return (
     <section className="card">
       <h2>Quality</h2>
+      <QualityScore summary={summary.data} />
       <Load state={results}>
         {(page) => {
           if (page.items.length === 0) return <Empty>No quality results recorded (dbt tests, Great Expectations, OpenLineage quality facets).</Empty>;
