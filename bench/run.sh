@@ -242,9 +242,12 @@ print(s.getsockname()[1])'
 wait_http() {
   local url="$1" pid="$2" comm="$3" secs="$4" i
   for ((i = 0; i < secs * 10; i++)); do
-    alive "$pid" "$comm" || return 1
+    # right after `&` the child may not have exec'd the program yet (its name is still the
+    # shell's): while it lives, wait; its name is checked once it answers
+    alive "$pid" "$(cat "/proc/$pid/comm" 2>/dev/null)" || return 1
     if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
-      return 0
+      alive "$pid" "$comm"
+      return
     fi
     sleep 0.1
   done
