@@ -157,7 +157,6 @@ static long long deliveries(worker_t *w, const char *id)
     return n;
 }
 
-/* Give up on an event: record it for its tenant, keep a copy on the dead-letter stream, acknowledge. */
 /* The event as the dead-letter stream keeps it: without the samples of its column profiles, which
  * are classified and never stored (docs/classification.md). New string; NULL for no event. */
 static char *without_samples(const char *event)
@@ -179,6 +178,7 @@ static char *without_samples(const char *event)
     return out;
 }
 
+/* Give up on an event: record it for its tenant, keep a copy on the dead-letter stream, acknowledge. */
 static void dead_letter(worker_t *w, entry_t *e, long long attempts, const char *reason)
 {
     MF_LOG_WARN_(NULL, "event %s failed %lld times: %s", e->id, attempts, reason);
