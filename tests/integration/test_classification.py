@@ -196,6 +196,7 @@ def test_rule_crud_validation_and_reevaluation(tenant, api):
 
     bad = [
         ({"pattern": "("}, "pattern is not a valid regular expression"),
+        ({"pattern": "(a+)+\\1"}, "back-references"),
         ({"class": "PII Email"}, "class"),
         ({"sensitivity": "secret"}, "sensitivity"),
         ({"kind": "shape"}, "kind"),

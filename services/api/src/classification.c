@@ -156,6 +156,21 @@ static void list_rules(mf_req_t *r)
         return;
 }
 
+/* Whether a regular expression refers back to a group (\1 .. \9): the one feature of PostgreSQL's
+ * engine whose matching time can grow exponentially with the text. */
+static int has_back_reference(const char *pattern)
+{
+    for (const char *p = pattern; *p != '\0'; p++) {
+        if (*p != '\\')
+            continue;
+        if (p[1] >= '1' && p[1] <= '9')
+            return 1;
+        if (p[1] != '\0')
+            p++; /* an escaped character, \\ included */
+    }
+    return 0;
+}
+
 /* Check a rule body's shape (creating: the members a rule needs are required); answers 400 itself. */
 static int rule_body_or_respond(mf_req_t *r, int creating)
 {
@@ -181,6 +196,13 @@ static int rule_body_or_respond(mf_req_t *r, int creating)
     }
     if (threshold != NULL && !json_is_null(threshold) && !json_is_number(threshold)) {
         mf_respond_error(r, MF_EINVALID_REQUEST, "threshold must be a number");
+        return MF_EINVALID_REQUEST;
+    }
+    const char *pattern = json_string_value(json_object_get(b, "pattern"));
+    if (pattern != NULL && has_back_reference(pattern)) {
+        mf_respond_error(r, MF_EINVALID_REQUEST,
+                         "pattern must not use back-references (\\1 to \\9): they can make matching take "
+                         "exponential time, and every write of the tenant runs the rules");
         return MF_EINVALID_REQUEST;
     }
     return 0;
