@@ -75,6 +75,8 @@ class MiniRp:
             def do_GET(self):
                 try:
                     rp.handle(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client left before reading the answer (a browser moving on): not the RP's fault
                 except Exception as e:  # reported by the tests through rp.errors
                     rp.errors.append(repr(e))
                     self.send_response(500)
