@@ -1,8 +1,13 @@
 /*
- * auth.c: key generation, parsing and the per-thread cache of verified keys
- * (see auth.h). The cache is direct-mapped on the first bytes of the key hash;
- * a collision simply evicts, which costs one extra lookup.
+ * auth.c: key generation, parsing and the process-wide cache of verified
+ * keys (see auth.h). The cache is direct-mapped on the first bytes of the key
+ * hash; a collision simply evicts, which costs one extra lookup. The loop
+ * threads share it, so a key verified on one thread is known to all of them:
+ * while Postgres is away, a client that reconnects to another thread keeps
+ * working. Slots are guarded by striped mutexes (a slot's copy is a few
+ * hundred bytes; two threads rarely want the same stripe).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +123,12 @@ typedef struct {
     mf_identity_t id;
 } mf_auth_slot_t;
 
+#define AUTH_CACHE_STRIPES 64
+
 struct mf_auth_cache {
     size_t nslots;
     mf_auth_slot_t *slots;
+    pthread_mutex_t stripes[AUTH_CACHE_STRIPES]; /* slot i is guarded by stripes[i % AUTH_CACHE_STRIPES] */
 };
 
 mf_auth_cache_t *mf_auth_cache_new(size_t slots)
@@ -128,6 +136,8 @@ mf_auth_cache_t *mf_auth_cache_new(size_t slots)
     mf_auth_cache_t *c = mf_calloc(1, sizeof(*c));
     c->nslots = slots ? slots : 1;
     c->slots = mf_calloc(c->nslots, sizeof(*c->slots));
+    for (int i = 0; i < AUTH_CACHE_STRIPES; i++)
+        pthread_mutex_init(&c->stripes[i], NULL);
     return c;
 }
 
@@ -135,41 +145,55 @@ void mf_auth_cache_destroy(mf_auth_cache_t *cache)
 {
     if (cache == NULL)
         return;
+    for (int i = 0; i < AUTH_CACHE_STRIPES; i++)
+        pthread_mutex_destroy(&cache->stripes[i]);
     free(cache->slots);
     free(cache);
 }
 
-static mf_auth_slot_t *slot_of(mf_auth_cache_t *c, const char hash[65])
+static size_t slot_index(const mf_auth_cache_t *c, const char hash[65])
 {
     unsigned long long v = strtoull((char[17]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7],
                                                hash[8], hash[9], hash[10], hash[11], hash[12], hash[13], hash[14],
                                                hash[15], 0},
                                     NULL, 16);
-    return &c->slots[v % c->nslots];
+    return (size_t)(v % c->nslots);
 }
 
 int mf_auth_cache_get(mf_auth_cache_t *cache, const char hash[65], uint64_t now_ms, mf_identity_t *out)
 {
-    mf_auth_slot_t *s = slot_of(cache, hash);
-    if (s->expires_ms <= now_ms || s->epoch != __atomic_load_n(&revocation_epoch, __ATOMIC_ACQUIRE) ||
-        !mf_ct_equal(s->hash, hash, 64))
-        return 0;
-    *out = s->id;
-    return 1;
+    size_t i = slot_index(cache, hash);
+    const mf_auth_slot_t *s = &cache->slots[i];
+    pthread_mutex_t *lock = &cache->stripes[i % AUTH_CACHE_STRIPES];
+    pthread_mutex_lock(lock);
+    int hit = s->expires_ms > now_ms && s->epoch == __atomic_load_n(&revocation_epoch, __ATOMIC_ACQUIRE) &&
+              mf_ct_equal(s->hash, hash, 64);
+    if (hit)
+        *out = s->id;
+    pthread_mutex_unlock(lock);
+    return hit;
 }
 
 void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_identity_t *id, uint64_t expires_ms)
 {
-    mf_auth_slot_t *s = slot_of(cache, hash);
+    size_t i = slot_index(cache, hash);
+    mf_auth_slot_t *s = &cache->slots[i];
+    pthread_mutex_t *lock = &cache->stripes[i % AUTH_CACHE_STRIPES];
+    pthread_mutex_lock(lock);
     memcpy(s->hash, hash, 65);
     s->epoch = __atomic_load_n(&revocation_epoch, __ATOMIC_ACQUIRE);
     s->id = *id;
     s->expires_ms = expires_ms;
+    pthread_mutex_unlock(lock);
 }
 
 void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *cred_id)
 {
-    for (size_t i = 0; i < cache->nslots; i++)
+    for (size_t i = 0; i < cache->nslots; i++) {
+        pthread_mutex_t *lock = &cache->stripes[i % AUTH_CACHE_STRIPES];
+        pthread_mutex_lock(lock);
         if (cache->slots[i].expires_ms != 0 && strcmp(cache->slots[i].id.cred_id, cred_id) == 0)
             cache->slots[i].expires_ms = 0;
+        pthread_mutex_unlock(lock);
+    }
 }

@@ -45,7 +45,7 @@
 
 #define MAX_ROUTES 256
 #define MAX_SEGMENTS 12
-#define KEY_CACHE_SLOTS 4096
+#define KEY_CACHE_SLOTS 8192
 #define MAX_QUERY_PARAMS 32
 /* h2o buffers bodies up to this; between MF_HTTP_MAX_BODY and here we answer 413 with the envelope. */
 #define H2O_BODY_HARD_CAP (64u * 1024 * 1024)
@@ -70,7 +70,7 @@ typedef struct {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     mf_pg_pool_t *pool;
-    mf_auth_cache_t *keys;
+    mf_auth_cache_t *keys; /* the process's verified keys, shared by the loop threads */
     mf_redis_t *redis;
     mf_redis_t *revocations; /* subscribed to MF_REVOCATION_CHANNEL */
     h2o_multithread_receiver_t blocking_done; /* results of mf_req_run_blocking */
@@ -610,7 +610,7 @@ void mf_http_forget_key(const char *key_id)
 {
     if (current_thread != NULL)
         mf_auth_cache_forget_key(current_thread->keys, key_id);
-    mf_auth_cache_invalidate_all(); /* the other loop threads of this process, at once */
+    mf_auth_cache_invalidate_all(); /* entries cached before now, whatever they are (sessions too) */
     if (current_thread != NULL && current_thread->redis != NULL) {
         const char *argv[] = {"PUBLISH", MF_REVOCATION_CHANNEL, key_id};
         if (mf_redis_command(current_thread->redis, ignore_reply, NULL, 3, argv, NULL) != 0)
@@ -1439,7 +1439,6 @@ static void *thread_main(void *arg)
     h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = globalconf.hosts;
-    t->keys = mf_auth_cache_new(KEY_CACHE_SLOTS);
     h2o_multithread_register_receiver(t->ctx.queue, &t->blocking_done, on_blocking_done);
     if (mf_config_str(MF_CFG_PG_URL)[0] != '\0')
         t->pool = mf_pg_pool_create(t->ctx.loop, mf_config_str(MF_CFG_PG_URL), (int)mf_config_int(MF_CFG_PG_POOL_SIZE),
@@ -1533,8 +1532,10 @@ int mf_http_run(const char *service_name)
 
     nthreads = (int)mf_config_int(MF_CFG_HTTP_THREADS);
     threads = mf_calloc((size_t)nthreads, sizeof(*threads));
+    mf_auth_cache_t *verified_keys = mf_auth_cache_new(KEY_CACHE_SLOTS);
     for (int i = 0; i < nthreads; i++) {
         threads[i].index = i;
+        threads[i].keys = verified_keys;
         if (pthread_create(&threads[i].tid, NULL, thread_main, &threads[i]) != 0)
             mf_panic(__FILE__, __LINE__, "pthread_create failed");
     }
@@ -1542,6 +1543,7 @@ int mf_http_run(const char *service_name)
                  mf_config_int(MF_CFG_HTTP_PORT), nthreads);
     for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i].tid, NULL);
+    mf_auth_cache_destroy(verified_keys);
     int failed = 0;
     for (int i = 0; i < nthreads; i++)
         failed |= !threads[i].started;

@@ -663,12 +663,27 @@ def test_postgres_restart_midstream(stack):
     w = stack.worker(stream)
     wait_until(lambda: int(stack.sql("SELECT count(*) FROM ingest_events WHERE tenant_id = '%s'"
                                      % tenant.id)[0]) >= n // 10, 120, "the worker to start applying")
+    # a second key, verified by one request on one connection (so on one loop thread)
+    spare_key = tenant.make_key("editor")["key"]
+    spare = requests.post(srv.base + "/api/v1/emit", json={"dataset": {"name": "spare-key"}},
+                          headers={"Authorization": "Bearer " + spare_key, "Connection": "close"}, timeout=10)
+    assert spare.status_code == 202, spare.text
+    acked.append(spare.json()["event_id"])
     poster = Poster(srv.base, tenant.key, threads=2).start()
     try:
         mark = w.log_size()
         stack.pg_stop()
         wait_until(lambda: re.search(r'"level":"(warn|error)"', w.log_text(mark)), 60,
                    "the worker to notice that Postgres is gone")
+        # The spare key was verified on one loop thread only, before Postgres went away; the
+        # threads share what they verified, so fresh connections (which the kernel spreads over
+        # the threads' listeners) are accepted on every thread.
+        for i in range(8):
+            resp = requests.post(srv.base + "/api/v1/emit", json={"dataset": {"name": "fresh-conn-%d" % i}},
+                                 headers={"Authorization": "Bearer " + spare_key, "Connection": "close"},
+                                 timeout=10)
+            assert resp.status_code == 202, (i, resp.status_code, resp.text)
+            acked.append(resp.json()["event_id"])
         before = poster.count()
         poster.wait_acked(before + 50, 60, "while Postgres is down (the intake needs only Redis)")
         assert w.alive(), "the worker exited while Postgres was down:\n" + w.log_tail(mark)

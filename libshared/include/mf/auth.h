@@ -72,7 +72,7 @@ void mf_auth_key_new(const char *env, char *key, char prefix[MF_KEY_PREFIX_LEN +
 /* Check the shape of a presented key and compute its prefix and hash. 0 or MF_EUNAUTHORIZED. */
 int mf_auth_key_parse(const char *s, size_t len, char prefix[MF_KEY_PREFIX_LEN + 1], char hash[65]) MF_MUST_CHECK;
 
-/* A fixed-size cache of verified keys, keyed by key hash. Not thread-safe: one per loop thread. */
+/* A fixed-size cache of verified keys, keyed by key hash. Thread-safe: the loop threads share one. */
 typedef struct mf_auth_cache mf_auth_cache_t;
 mf_auth_cache_t *mf_auth_cache_new(size_t slots);
 void mf_auth_cache_destroy(mf_auth_cache_t *cache);
@@ -80,9 +80,10 @@ void mf_auth_cache_destroy(mf_auth_cache_t *cache);
 int mf_auth_cache_get(mf_auth_cache_t *cache, const char hash[65], uint64_t now_ms, mf_identity_t *out);
 /* Remember id for hash until expires_ms (overwrites the slot). */
 void mf_auth_cache_put(mf_auth_cache_t *cache, const char hash[65], const mf_identity_t *id, uint64_t expires_ms);
-/* Forget every entry of the credential cred_id (after revocation, on this thread). */
+/* Forget every entry of the credential cred_id (after revocation). */
 void mf_auth_cache_forget_key(mf_auth_cache_t *cache, const char *cred_id);
-/* Invalidate every cache of the process at once (any thread; after a revocation). */
+/* Invalidate every cache of the process at once (any thread; after a revocation, also one heard of from
+ * another replica). */
 void mf_auth_cache_invalidate_all(void);
 
 #endif

@@ -1,9 +1,12 @@
 /*
  * Unit tests of libshared/src/auth.c: the shape of new keys, mf_auth_key_parse
  * (new keys accepted; wrong prefix, bad hex, uppercase, wrong lengths and too
- * long environments rejected), role names, and the per-thread cache of
- * verified keys (put, get, expiry, forget_key, collisions).
+ * long environments rejected), role names, and the process-wide cache of
+ * verified keys (put, get, expiry, forget_key, collisions, and threads sharing
+ * it: a key put by one is a hit for another, and a slot is never read half
+ * written).
  */
+#include <pthread.h>
 #include "../unit.h"
 #include "mf/auth.h"
 #include "mf/util.h"
@@ -422,6 +425,85 @@ static void test_cache_with_real_keys(void **state)
     mf_auth_cache_destroy(c);
 }
 
+/* ---------- threads sharing one cache ---------- */
+
+enum { SHARED_KEYS = 8, SHARED_ROUNDS = 20000 };
+
+typedef struct {
+    mf_auth_cache_t *cache;
+    char (*hashes)[65];
+    mf_identity_t *ids;
+    int offset;
+    int torn; /* hits whose identity was not the one put for that hash */
+    int hits;
+} sharer_t;
+
+/* Every thread puts and gets the same few keys, which share slots (a cache of 2): a
+ * hit must carry exactly the identity put for that hash, never a mix of two. */
+static void *share(void *arg)
+{
+    sharer_t *s = arg;
+    for (int round = 0; round < SHARED_ROUNDS; round++) {
+        int k = (round + s->offset) % SHARED_KEYS;
+        if (round % 3 == 0)
+            mf_auth_cache_put(s->cache, s->hashes[k], &s->ids[k], 1000);
+        mf_identity_t got;
+        int g = (round * 7 + s->offset) % SHARED_KEYS;
+        if (mf_auth_cache_get(s->cache, s->hashes[g], 1, &got)) {
+            s->hits++;
+            if (strcmp(got.cred_id, s->ids[g].cred_id) != 0 || strcmp(got.actor, s->ids[g].actor) != 0 ||
+                strcmp(got.tenant_id, s->ids[g].tenant_id) != 0 || got.role != s->ids[g].role)
+                s->torn++;
+        }
+    }
+    return NULL;
+}
+
+static void test_cache_shared_by_threads(void **state)
+{
+    static char hashes[SHARED_KEYS][65];
+    static mf_identity_t ids[SHARED_KEYS];
+    for (int i = 0; i < SHARED_KEYS; i++) {
+        char key[MF_KEY_MAX_LEN], prefix[13], kid[16], tenant[40];
+        mf_auth_key_new("live", key, prefix, hashes[i]);
+        snprintf(kid, sizeof(kid), "key-%d", i);
+        snprintf(tenant, sizeof(tenant), "tenant-%d-%s", i, i % 2 ? "odd" : "even, and a longer name");
+        ids[i] = identity(tenant, kid, i % 2 ? MF_ROLE_VIEWER : MF_ROLE_ADMIN);
+    }
+
+    /* a key put by one thread is a hit for another */
+    mf_auth_cache_t *c = mf_auth_cache_new(64);
+    sharer_t put_only = {c, hashes, ids, 0, 0, 0};
+    pthread_t t;
+    MF_CHECK_INT("start a thread", pthread_create(&t, NULL, share, &put_only), 0);
+    pthread_join(t, NULL);
+    mf_identity_t got;
+    int seen = 0;
+    for (int i = 0; i < SHARED_KEYS; i++)
+        if (mf_auth_cache_get(c, hashes[i], 1, &got) && strcmp(got.cred_id, ids[i].cred_id) == 0)
+            seen++;
+    MF_CHECK_INT("keys put by another thread are hits here", seen > 0, 1);
+    mf_auth_cache_destroy(c);
+
+    /* four threads racing over two slots */
+    c = mf_auth_cache_new(2);
+    sharer_t sharers[4];
+    pthread_t tids[4];
+    for (int i = 0; i < 4; i++) {
+        sharers[i] = (sharer_t){c, hashes, ids, i * 3, 0, 0};
+        MF_CHECK_INT("start a thread", pthread_create(&tids[i], NULL, share, &sharers[i]), 0);
+    }
+    int hits = 0, torn = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tids[i], NULL);
+        hits += sharers[i].hits;
+        torn += sharers[i].torn;
+    }
+    MF_CHECK_INT("racing threads still hit", hits > 0, 1);
+    MF_CHECK_INT("no hit carried a half-written identity", torn, 0);
+    mf_auth_cache_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_cache_collision_overwrites),
         cmocka_unit_test(test_cache_forget_key),
         cmocka_unit_test(test_cache_with_real_keys),
+        cmocka_unit_test(test_cache_shared_by_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
