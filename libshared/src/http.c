@@ -400,6 +400,10 @@ static void req_release(mf_req_t *r)
     free(r);
 }
 
+void mf_req_hold(mf_req_t *r) { r->refs++; }
+void mf_req_unhold(mf_req_t *r) { req_release(r); }
+int mf_req_answered(const mf_req_t *r) { return r->responded; }
+
 static void guard_dispose(void *p)
 {
     mf_req_t *r = *(mf_req_t **)p;

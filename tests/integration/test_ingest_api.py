@@ -10,10 +10,12 @@ start their own processes with ``spawn_ingest`` on a stream of their own.
 
 import concurrent.futures
 import json
+import threading
 import time
 import uuid
 
 import pytest
+import requests
 
 from conftest import (
     IngestClient,
@@ -1095,4 +1097,85 @@ def test_queue_full_is_503(tenant, spawn_ingest, migrated):
         time.sleep(0.1)
     ing.wait_applied(ing.emit({"dataset": {"name": "f4"}}))
     w.stop_and_check()
+    srv.stop_and_check()
+
+
+def _metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _post_together(clients, bodies, headers=None):
+    """Post bodies[i] through clients[i], all threads released at once; the responses."""
+    barrier = threading.Barrier(len(clients))
+
+    def one(i):
+        barrier.wait(30)
+        return clients[i].post("/api/v1/emit", bodies[i], headers=(headers or [None] * len(bodies))[i])
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as ex:
+        return list(ex.map(one, range(len(clients))))
+
+
+def test_grouped_posts_each_judged_alone(tenant_factory, admin_api, spawn_ingest, migrated):
+    """A loop thread queues the posts of one turn with one Redis command; inside a
+    group each post is still judged alone and in order: the monthly quota or the
+    queue bound running out mid-group refuses exactly the posts past it, and two
+    posts with one Idempotency-Key in a group queue one event."""
+    stream = "mf:test:" + uuid.uuid4().hex
+    srv = spawn_ingest(unique("group"), "serve", {"MF_INGEST_STREAM": stream, "MF_INGEST_QUEUE_MAX": "60",
+                                                  "MF_HTTP_THREADS": "1"})
+    n = 48
+    # the monthly quota runs out mid-group
+    small = tenant_factory()
+    admin_api.ok("PUT", "/api/v1/admin/tenants/" + small.id, 200,
+                 json_body={"quotas": {"emit_events_per_month": 30, "requests_per_second": 100000,
+                                       "key_requests_per_second": 100000}})
+    clients = [IngestClient(srv.base, small.key) for _ in range(n)]
+    for c in clients:  # a connection each, open before the posts
+        assert c.get("/api/v1/ingest/failures").status_code == 200
+    rs = _post_together(clients, [{"dataset": {"name": "q%d" % i}} for i in range(n)])
+    codes = sorted(r.status_code for r in rs)
+    assert codes == [202] * 30 + [403] * 18, codes
+    for r in rs:
+        if r.status_code == 403:
+            assert_error(r, 403, "quota_exceeded", "emit events")
+    accepted = [r.json()["event_id"] for r in rs if r.status_code == 202]
+    assert len(set(accepted)) == 30
+    assert redis_cli(migrated["MF_REDIS_URL"], "XLEN", stream) == "30"
+    status = IngestClient(srv.base, small.key).get("/api/v1/ingest/events/" + accepted[-1])
+    assert status.status_code == 200 and status.json()["status"] == "queued", status.text
+
+    # the queue bound (60) runs out mid-group; some pairs of posts share an Idempotency-Key
+    big = tenant_factory()
+    clients = [IngestClient(srv.base, big.key) for _ in range(n)]
+    for c in clients:
+        assert c.get("/api/v1/ingest/failures").status_code == 200
+    # 8 pairs, then 32 keys of their own: 40 distinct posts for room for 30
+    key_of = [i // 2 if i < 16 else i - 8 for i in range(n)]
+    keys = [{"Idempotency-Key": "post-%d-%s" % (k, stream)} for k in key_of]
+    rs = _post_together(clients, [{"dataset": {"name": "b%d" % k}} for k in key_of], keys)
+    ok = [r for r in rs if r.status_code == 202]
+    full = [r for r in rs if r.status_code == 503]
+    assert len(ok) + len(full) == n, sorted(r.status_code for r in rs)
+    for r in full:
+        assert_error(r, 503, "unavailable")
+    queued = {r.json()["event_id"] for r in ok}
+    replayed = [r for r in ok if r.headers.get("Idempotent-Replayed") == "true"]
+    # each key queued at most one event, and its replays carry that event's id
+    assert len(queued) == len(ok) - len(replayed), (len(queued), len(ok), len(replayed))
+    assert len(queued) == 30, "the queue had room for 30 more events: %d queued" % len(queued)
+    assert redis_cli(migrated["MF_REDIS_URL"], "XLEN", stream) == "60"
+    by_key = {}
+    for i, r in enumerate(rs):
+        if r.status_code == 202:
+            by_key.setdefault(keys[i]["Idempotency-Key"], set()).add(r.json()["event_id"])
+    assert all(len(ids) == 1 for ids in by_key.values()), by_key
+
+    # and the posts were grouped: fewer Redis commands than posts
+    metrics = requests.get(srv.base + "/metrics", timeout=10).text
+    posts, commands = _metric(metrics, "mf_ingest_queue_posts_total"), _metric(metrics, "mf_ingest_queue_commands_total")
+    assert posts >= 2 * n - 18 and 0 < commands < posts, (posts, commands)
     srv.stop_and_check()

@@ -134,6 +134,13 @@ int mf_req_redis_or_respond(mf_req_t *r, int argc, const char **argv, const size
  * called), for work that goes on without Redis (rate limits fail open). */
 int mf_req_redis(mf_req_t *r, int argc, const char **argv, const size_t *lens, mf_req_redis_cb cb) MF_MUST_CHECK;
 
+/* Keep r alive past its handler and its client, for a libshared module that gathers work of
+ * many requests and answers each later on this thread (the ingest queue's grouped XADDs);
+ * every mf_req_hold needs one mf_req_unhold. mf_req_answered: r has its answer already. */
+void mf_req_hold(mf_req_t *r);
+void mf_req_unhold(mf_req_t *r);
+int mf_req_answered(const mf_req_t *r);
+
 /* The browser session cookie (HttpOnly; SameSite=Lax; Secure when MF_PUBLIC_URL is https). */
 #define MF_SESSION_COOKIE "mf_session"
 
