@@ -59,6 +59,53 @@ def test_dataset_quota_api(admin_api, tenant):
     tenant.api.create_dataset("d4")
 
 
+def _dataset_counts(infra, tenant_id):
+    """(the tenant's counter, its datasets counted)."""
+    _, rows, _ = psql(infra["MF_PG_SUPER_URL"],
+                      "SELECT (SELECT datasets FROM tenant_dataset_counts WHERE tenant_id = '%s'), "
+                      "(SELECT count(*) FROM datasets WHERE tenant_id = '%s')" % (tenant_id, tenant_id))
+    counted, real = rows[0].split("|")
+    return int(counted or 0), int(real)
+
+
+def _create_together(tenant, names):
+    """POST /api/v1/datasets for every name at once (a client each); the status codes by name."""
+    clients = [tenant.client("editor") for _ in names]
+    barrier = threading.Barrier(len(names))
+
+    def one(i):
+        barrier.wait(30)
+        return clients[i].post("/api/v1/datasets", {"name": names[i]})
+
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as ex:
+        rs = list(ex.map(one, range(len(names))))
+    for r in rs:
+        if r.status_code != 201:
+            assert_error(r, 403, "quota_exceeded", "max_datasets")
+    return {names[i]: rs[i].status_code for i in range(len(names))}
+
+
+def test_dataset_quota_exact_under_concurrent_creates(admin_api, infra, tenant):
+    """Creators of one tenant no longer wait for each other's whole transaction,
+    and the limit stays exact: of concurrent creates past it, exactly those that
+    fit succeed, and the tenant's counter always equals its datasets."""
+    set_quotas(admin_api, tenant.id, max_datasets=10)
+    got = _create_together(tenant, ["c%02d" % i for i in range(24)])
+    assert sorted(got.values()) == [201] * 10 + [403] * 14, got
+    assert _dataset_counts(infra, tenant.id) == (10, 10)
+    for name in [n for n, code in got.items() if code == 201][:3]:
+        assert tenant.api.delete("/api/v1/datasets/" + name).status_code in (200, 204)
+    assert _dataset_counts(infra, tenant.id) == (7, 7)
+    got = _create_together(tenant, ["d%02d" % i for i in range(8)])
+    assert sorted(got.values()) == [201] * 3 + [403] * 5, got
+    assert _dataset_counts(infra, tenant.id) == (10, 10)
+    # what exists still changes, and nothing refused was kept
+    assert tenant.api.put("/api/v1/datasets/" + [n for n, c in got.items() if c == 201][0],
+                          {"description": "kept"}).status_code == 200
+    refused = [n for n, c in got.items() if c == 403]
+    assert all(tenant.api.get_dataset(n).status_code == 404 for n in refused)
+
+
 def test_dataset_quota_ingest(admin_api, tenant, ingest, ingest_worker):
     set_quotas(admin_api, tenant.id, max_datasets=1)
     ing = tenant.ingest(ingest)
