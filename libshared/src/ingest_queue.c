@@ -273,11 +273,6 @@ static int send_group(group_t *g)
     (void)mf_quota_flush_thread();
     mf_redis_t *redis = mf_http_thread_redis();
     int rc = redis != NULL ? mf_redis_command(redis, on_group_reply, g, (int)argc, argv, lens) : MF_EUNAVAILABLE;
-    if (rc == 0) {
-        pthread_once(&metrics_once, init_metrics);
-        mf_metrics_add(commands_total, 1);
-        mf_metrics_add(posts_total, g->nposts);
-    }
     free(status_keys);
     free(quotas);
     free(argv);
@@ -292,8 +287,15 @@ static void flush_open_group(void)
     batcher.open = NULL;
     if (h2o_timeout_is_linked(&batcher.send_entry))
         h2o_timeout_unlink(&batcher.send_entry);
-    if (g == NULL || send_group(g) == 0)
+    if (g == NULL)
         return;
+    size_t nposts = g->nposts;
+    if (send_group(g) == 0) {
+        pthread_once(&metrics_once, init_metrics);
+        mf_metrics_add(commands_total, 1);
+        mf_metrics_add(posts_total, nposts);
+        return;
+    }
     for (size_t i = 0; i < g->nposts; i++) {
         if (!mf_req_answered(g->posts[i]))
             mf_respond_error(g->posts[i], MF_EUNAVAILABLE, "the queue is unreachable; retry shortly");
