@@ -17,12 +17,22 @@ int mf_json_fail(mf_json_err_t *err, const char *fmt, ...)
     return MF_EINVALID_REQUEST;
 }
 
+/* Every member a decoder reads names its path, error or not: plain copies, not snprintf. */
 void mf_json_path_key(char *out, size_t cap, const char *path, const char *key)
 {
-    if (path == NULL || path[0] == '\0')
-        snprintf(out, cap, "%s", key);
-    else
-        snprintf(out, cap, "%s.%s", path, key);
+    if (cap == 0)
+        return;
+    size_t n = 0;
+    if (path != NULL && path[0] != '\0') {
+        size_t plen = strnlen(path, cap - 1);
+        memcpy(out, path, plen);
+        n = plen;
+        if (n < cap - 1)
+            out[n++] = '.';
+    }
+    size_t klen = strnlen(key, cap - 1 - n);
+    memcpy(out + n, key, klen);
+    out[n + klen] = '\0';
 }
 
 void mf_json_path_index(char *out, size_t cap, const char *path, size_t i)
