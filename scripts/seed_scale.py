@@ -19,10 +19,10 @@ reading the data on its standard input):
 Tenant B has the same shape with its own words (every B dataset carries the
 tag `tenant_b_marker`): it must never show up in A's answers.
 
-Triggers. The search index (0008) is kept by triggers: a row trigger on
-datasets rebuilds one dataset's rows per inserted dataset (100,000 calls of
-mf_search_index_datasets), and the audit triggers write one audit row per
-dataset and edge. Under a bulk COPY that is the slow part, so the COPYs run
+Triggers. The search index (0008, 0021) is kept by triggers that note every
+inserted dataset and field for a rebuild at commit, and the audit triggers
+write one audit row per dataset and edge. Under a bulk COPY that is the slow
+part, so the COPYs run
 with triggers off (session_replication_role = replica as the superuser, which
 also skips the foreign-key triggers: the generated rows are consistent by
 construction; as the database owner, ALTER TABLE ... DISABLE TRIGGER USER
@@ -30,7 +30,8 @@ inside the COPY's own transaction, so a failure never leaves them off).
 Afterwards the index rows are built set-based with the migrations' own
 function, mf_search_index_datasets(ids) in chunks (0008, made about twice as
 fast by 0019; it also fills search_vocab, in one statement per chunk), and the stored documents with mf_refresh_docs(ids) (0002/0007)
-under the tenant's mf.tenant_id; then ANALYZE. No audit rows are written for
+under the tenant's mf.tenant_id; the tenants' dataset counters (max_datasets,
+0021) are set from a count; then ANALYZE. No audit rows are written for
 the seed.
 
 Connection: --pg-url, else MF_PG_SUPER_URL, else MF_PG_ADMIN_URL; --api-url
@@ -407,6 +408,11 @@ def main():
                                   "OFFSET %d LIMIT %d)" % (t.id, i, args.chunk)))
         return run
 
+    # the triggers that keep max_datasets' counter (0021) were off too: count the tenants' datasets
+    phase("dataset counters", lambda: db.run(
+        "INSERT INTO tenant_dataset_counts (tenant_id, datasets) "
+        "SELECT tenant_id, count(*) FROM datasets WHERE tenant_id IN (%s) GROUP BY tenant_id "
+        "ON CONFLICT (tenant_id) DO UPDATE SET datasets = EXCLUDED.datasets" % ", ".join("'%s'" % t.id for t in T)))
     # fresh statistics first: the index build and the documents look fields and edges up per dataset
     phase("analyze (loaded tables)", lambda: db.run("ANALYZE namespaces, domains, owners, datasets, fields, "
                                                     "lineage_edges, column_lineage"))

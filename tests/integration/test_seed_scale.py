@@ -49,6 +49,10 @@ def test_counts(seeded, infra):
                           "count(*) FILTER (WHERE jsonb_array_length(doc->'fields') = 0) "
                           "FROM datasets WHERE tenant_id = '%s'" % t["id"])
         assert rows == ["0|0"]
+        # max_datasets' counter holds what the COPY (triggers off) put in
+        _, rows, _ = psql(infra["MF_PG_SUPER_URL"],
+                          "SELECT datasets FROM tenant_dataset_counts WHERE tenant_id = '%s'" % t["id"])
+        assert rows == [str(N)]
     # a hub has 1,000+ downstreams
     assert seeded["samples"]["hub_downstreams"] >= 1000
 
