@@ -49,7 +49,6 @@
 
 typedef struct {
     json_t *events;
-    int single;
     size_t n;
     char **texts; /* each event's JSON, as queued */
     size_t *text_lens;
@@ -332,7 +331,6 @@ void mf_ingest_enqueue(mf_req_t *r, json_t *events, int single)
     const mf_identity_t *id = mf_req_identity(r);
     enqueue_t *q = mf_calloc(1, sizeof(*q));
     q->events = events;
-    q->single = single;
     q->n = json_array_size(events);
     mf_req_set_data(r, q, enqueue_free);
 

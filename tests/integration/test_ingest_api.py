@@ -1178,4 +1178,10 @@ def test_grouped_posts_each_judged_alone(tenant_factory, admin_api, spawn_ingest
     metrics = requests.get(srv.base + "/metrics", timeout=10).text
     posts, commands = _metric(metrics, "mf_ingest_queue_posts_total"), _metric(metrics, "mf_ingest_queue_commands_total")
     assert posts >= 2 * n - 18 and 0 < commands < posts, (posts, commands)
+    # Redis forgot the script (a restart, SCRIPT FLUSH): the group is sent again with the script itself
+    redis_cli(migrated["MF_REDIS_URL"], "DEL", stream)
+    redis_cli(migrated["MF_REDIS_URL"], "SCRIPT", "FLUSH")
+    event_id = IngestClient(srv.base, big.key).emit({"dataset": {"name": "after-flush"}})
+    assert redis_cli(migrated["MF_REDIS_URL"], "XLEN", stream) == "1"
+    assert event_id in redis_cli(migrated["MF_REDIS_URL"], "XRANGE", stream, "-", "+")
     srv.stop_and_check()
