@@ -284,3 +284,55 @@ def test_facets_count_the_best_1000_matches(api, infra, tenant):
     assert facet(body, "format") == {"table": 500} and facet(body, "kind") == {"dataset": 500}
     small = search(api, "capword_7")
     assert small["facets_exact"] is True and small["total"] == sum(facet(small, "kind").values())
+
+
+# Words the index is asked for whole when nothing in the tenant extends them (0023, search_lexicon),
+# and words that stay prefixes: a camelCase name leads with a run ("ordersdaily" of "ordersDaily.x")
+# that is no word of its own row.
+WHOLE_OR_PREFIX = ["ordersdaily", "orders", "ordersd", "customerchurn", "customer", "churn", "userid", "user",
+                   "sessions", "sales.orders_daily", "x", "feed", "daily", "scores", "web"]
+
+
+def test_whole_word_lookup_finds_what_prefixes_find(api, infra, tenant):
+    """Every search and suggestion matches the rows the plain prefix query matches, whether the index was
+    asked for the words whole or as prefixes; words nothing extends are asked whole."""
+    api.create_dataset("ordersDaily.x", description="raw feed", fields=[{"name": "userId", "type": "int"}])
+    api.create_dataset("customerChurnScores", tags=["pii"])
+    api.create_dataset("sales.orders_daily", fields=[{"name": "order_date", "type": "date"}])
+    api.create_dataset("web_sessions", description="ordersdaily feed of sessions",
+                       fields=[{"name": "user", "type": "text"}])
+    admin, tid = infra["MF_PG_ADMIN_URL"], tenant.id
+
+    def reference(query, weights, names_only):
+        vec = "ts_filter(tsv, '{a}')" if names_only else "tsv"
+        sql = ("SELECT count(*), coalesce(string_agg(DISTINCT kind || ':' || name, ',' ORDER BY kind || ':' || name), '') "
+               "FROM search_index WHERE tenant_id = '%s' AND %s @@ (SELECT mf_search_query(array_agg(w ORDER BY o), "
+               "array_agg(alt ORDER BY o), '%s') FROM mf_search_words_corrected('%s'))" % (tid, vec, weights, query))
+        rows = psql(admin, "SELECT set_config('mf.tenant_id', '%s', false)" % tid, sql)[1]
+        n, found = rows[-1].split("|")
+        return int(n), set(found.split(",")) - {""}
+
+    for query in WHOLE_OR_PREFIX:
+        body = search(api, query, limit=100)
+        n, found = reference(query, "", False)
+        assert body["total"] == n, (query, body["total"], n)
+        assert {"%s:%s" % (i["kind"], i["name"]) for i in body["items"]} == found, query
+        r = api.get(S + "/suggest", params={"q": query, "limit": 20})
+        assert r.status_code == 200, r.text
+        n, found = reference(query, "A", True)
+        assert {"%s:%s" % (i["kind"], i["name"]) for i in r.json()["items"]} == found, query
+
+    def index_query(words):
+        return psql(admin, "SELECT set_config('mf.tenant_id', '%s', false)" % tid,
+                    "SELECT mf_search_match_query(%s, %s, '')" % (
+                        "ARRAY[%s]" % ",".join("'%s'" % w for w in words),
+                        "ARRAY[%s]::text[]" % ",".join("NULL" for _ in words)))[1][-1]
+
+    # whole where nothing extends the word, a prefix where something does
+    assert index_query(["sessions", "feed"]) == "'sessions' & 'feed'"
+    assert index_query(["ordersdaily"]) == "'ordersdaily':*"  # "ordersdaily.x" extends it
+    assert index_query(["orders", "customer", "churn"]) == "'orders':* & 'customer':* & 'churn'"
+    # a word that arrives later turns a whole word back into a prefix
+    api.create_dataset("feedback_log")
+    assert index_query(["feed"]) == "'feed':*"
+    assert set(names(search(api, "feed", kind="dataset"))) == {"feedback_log", "ordersDaily.x", "web_sessions"}
