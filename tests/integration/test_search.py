@@ -177,6 +177,27 @@ def test_suggest(catalog):
     assert_error(catalog.get(S + "/suggest"), 400, "invalid_request")
 
 
+
+def test_suggest_names_that_start_first_shortest_first(api):
+    """Names that start with the query come first, shortest first (then datasets before fields, then
+    by name), then the other matches: whether the answer comes from the walk of the names that start
+    with it (0024, when there are enough of them) or from every match."""
+    for name in ["financials", "finance.ledger", "finance_x", "fin_a", "the_finance", "old.financeReport",
+                 "financeteam"]:
+        api.create_dataset(name)
+    api.create_dataset("orders", fields=[{"name": "finance_id", "type": "int"}, {"name": "x_financ", "type": "text"}])
+    expected = [("dataset", "finance_x"), ("dataset", "financials"), ("field", "finance_id"),
+                ("dataset", "financeteam"), ("dataset", "finance.ledger"),  # the five that start with it
+                ("field", "x_financ"), ("dataset", "the_finance"), ("dataset", "old.financeReport")]
+    for limit in range(1, 11):
+        r = api.get(S + "/suggest", params={"q": "financ", "limit": limit})
+        assert r.status_code == 200, r.text
+        assert [(i["kind"], i["name"]) for i in r.json()["items"]] == expected[:limit], limit
+    # three letters: fin_a starts with it too, and is among the shortest
+    got = [(i["kind"], i["name"]) for i in api.get(S + "/suggest", params={"q": "fin", "limit": 3}).json()["items"]]
+    assert got == [("dataset", "fin_a"), ("dataset", "finance_x"), ("dataset", "financials")]
+
+
 BAD_BUT_HARMLESS = [
     "' OR 1=1 --", "\"; DROP TABLE datasets; --", "a\\b", "\\", "'", "''", "&|!():*", "<script>",
     "ünïcødé データ", "😀", "a:*B & !c", "%", "_", "customer'", "x" * 256, "   ", "!!!", "1.2.3",
