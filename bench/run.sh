@@ -784,11 +784,15 @@ EOF
     wrk -t2 -c"$SCALE_CONNECTIONS" -d"${WARMUP}s" --timeout 60s -H "Authorization: Bearer $SCALE_KEY" "$API$path" >/dev/null 2>&1 || true
     fg_run wrk -t2 -c"$SCALE_CONNECTIONS" -d"${DURATION}s" --timeout 60s --latency -s "$ROOT/bench/scale_get.lua" \
       -H "Authorization: Bearer $SCALE_KEY" "$API$path" >"$SDIR/$name.wrk" 2>&1 || warn "scale: wrk $name failed"
+    # the same route one request at a time: what one query costs without waiting behind others
+    fg_run wrk -t1 -c1 -d"${DURATION}s" --timeout 60s --latency -s "$ROOT/bench/scale_get.lua" \
+      -H "Authorization: Bearer $SCALE_KEY" "$API$path" >"$SDIR/$name.wrk1" 2>&1 || warn "scale: wrk -c1 $name failed"
     pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$WARMUP" -f "$sqlf" "$MF_PG_URL" >/dev/null 2>&1 || true
     (cd "$SDIR" && pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$DURATION" -f "$sqlf" \
       -l --log-prefix "$name.pgblog" "$MF_PG_URL" >"$SDIR/$name.pgbench" 2>&1) || warn "scale: pgbench $name failed"
-    say "$(printf 'scale %-13s wrk p95 %s us; pgbench %s' "$name" \
-      "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk")" "$(grep -m1 '^tps' "$SDIR/$name.pgbench")")"
+    say "$(printf 'scale %-13s wrk p95 %s us (one client: %s us); pgbench %s' "$name" \
+      "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk")" "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk1")" \
+      "$(grep -m1 '^tps' "$SDIR/$name.pgbench")")"
   done <"$SDIR/cases.tsv"
 fi
 
