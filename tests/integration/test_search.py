@@ -177,7 +177,6 @@ def test_suggest(catalog):
     assert_error(catalog.get(S + "/suggest"), 400, "invalid_request")
 
 
-
 def test_suggest_names_that_start_first_shortest_first(api):
     """Names that start with the query come first, shortest first (then datasets before fields, then
     by name), then the other matches: whether the answer comes from the walk of the names that start
