@@ -578,8 +578,9 @@ def main():
                          fmt_ms(c.get("api_p95_ms")), fmt_rate(c.get("raw_tps"), "tx/s"), fmt_ms(c.get("raw_p95_ms")),
                          "-" if c.get("p95_ratio") is None else "%.2f" % c["p95_ratio"],
                          "<= %.0f ms" % c["p95_goal_ms"],
-                         "-" if c.get("one_client_p95_ms") is None else "%s / %s" % (
-                             fmt_ms(c["one_client_p50_ms"]), fmt_ms(c["one_client_p95_ms"]))))
+                         "-" if c.get("one_client_p95_ms") is None
+                         else "%d non-200" % c["one_client_non_200"] if c["one_client_non_200"]
+                         else "%s / %s" % (fmt_ms(c["one_client_p50_ms"]), fmt_ms(c["one_client_p95_ms"]))))
         print_table(head, rows)
     print()
     print("goals:")

@@ -180,7 +180,7 @@ def test_suggest(catalog):
 def test_suggest_names_that_start_first_shortest_first(api):
     """Names that start with the query come first, shortest first (then datasets before fields, then
     by name), then the other matches: whether the answer comes from the walk of the names that start
-    with it (0024, when there are enough of them) or from every match."""
+    with it (0023, when there are enough of them) or from every match."""
     for name in ["financials", "finance.ledger", "finance_x", "fin_a", "the_finance", "old.financeReport",
                  "financeteam"]:
         api.create_dataset(name)
