@@ -790,9 +790,13 @@ EOF
     pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$WARMUP" -f "$sqlf" "$MF_PG_URL" >/dev/null 2>&1 || true
     (cd "$SDIR" && pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$DURATION" -f "$sqlf" \
       -l --log-prefix "$name.pgblog" "$MF_PG_URL" >"$SDIR/$name.pgbench" 2>&1) || warn "scale: pgbench $name failed"
-    say "$(printf 'scale %-13s wrk p95 %s us (one client: %s us); pgbench %s' "$name" \
-      "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk")" "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk1")" \
-      "$(grep -m1 '^tps' "$SDIR/$name.pgbench")")"
+    # the same SQL one transaction at a time, beside wrk -c1
+    (cd "$SDIR" && pgbench -n -M prepared -c 1 -j 1 -T "$DURATION" -f "$sqlf" \
+      -l --log-prefix "$name.pgblog1" "$MF_PG_URL" >"$SDIR/$name.pgbench1" 2>&1) || warn "scale: pgbench -c1 $name failed"
+    say "$(printf 'scale %-13s wrk p95 %s us, pgbench %s (%s clients); one client: wrk p95 %s us, pgbench %s' "$name" \
+      "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk")" "$(grep -m1 '^tps' "$SDIR/$name.pgbench")" \
+      "$SCALE_CONNECTIONS" "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk1")" \
+      "$(grep -m1 '^tps' "$SDIR/$name.pgbench1")")"
   done <"$SDIR/cases.tsv"
 fi
 
@@ -807,7 +811,7 @@ GIT_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)"
 API_BIN_NAME="$(basename "$API_BIN")"
 RAW_VERSION="$("$RAW_BIN" --version 2>/dev/null || true)"
 REDIS_VERSION="$(redis-cli -p "$MF_REDIS_PORT" INFO server 2>/dev/null | awk -F: '/^redis_version:/ { print $2 }' | tr -d '\r')" || true
-export DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY LOG_LEVEL \
+export DURATION WARMUP ROUNDS DATASETS CONNECTIONS SCALE_CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY LOG_LEVEL \
   HTTP_THREADS NAME_FORMAT RAW_SQL RAW_PLAN PG_VERSION GIT_COMMIT PLAN_RPS_LIFTED API_BIN_NAME \
   LOADAVG_START LOADAVG_END RAW_VERSION INGEST EMIT_BYTES PERSIST_EVENTS INGEST_BATCH ENVELOPE_BYTES REDIS_VERSION
 "$PY" - "$WORK/load.json" >"$WORK/meta.json" <<'EOF'
@@ -826,7 +830,7 @@ json.dump({
         "mf_log_level": e["LOG_LEVEL"], "datasets": int(e["DATASETS"]), "name_format": e["NAME_FORMAT"],
         "raw_sql": e["RAW_SQL"], "raw_plan": e.get("RAW_PLAN"),
         "enterprise_max_rps_lifted": e.get("PLAN_RPS_LIFTED") == "1",
-        "mf_api_binary": e.get("API_BIN_NAME"),
+        "mf_api_binary": e.get("API_BIN_NAME"), "scale_connections": int(e["SCALE_CONNECTIONS"]),
         "loadavg_1m_before": float(e["LOADAVG_START"]), "loadavg_1m_after": float(e["LOADAVG_END"]),
         "h2o_version": versions.get("h2o"), "libpq_version": versions.get("libpq"),
         "postgres_version": e.get("PG_VERSION") or None,

@@ -86,6 +86,27 @@ def test_relevance(catalog, query, top):
     assert "<mark>" in first["snippet"], first
 
 
+@pytest.mark.parametrize("query,name,exact", [
+    ("sales.orders_daily", "sales.orders_daily", True),          # the name itself
+    ("default/sales.orders_daily", "sales.orders_daily", True),  # namespace/name
+    ("default.sales.orders_daily", "sales.orders_daily", True),  # namespace.name
+    ("finance/ledger", "ledger", True),
+    ("sales orders daily", "sales.orders_daily", True),          # the name's words
+    ("customer churn scores", "customerChurnScores", True),
+    ("custmer churn scores", "customerChurnScores", True),       # the words, one corrected
+    ("orders daily", "sales.orders_daily", False),               # some of the words
+    ("customer churn", "customerChurnScores", False),
+    ("ledger/finance", "ledger", False),
+])
+def test_exact_name_tier(catalog, query, name, exact):
+    """A dataset whose name (alone or after its namespace, or as words) is the query ranks in the
+    exact tier (score 6 and up); a name that only holds the query's words ranks below it."""
+    body = search(catalog, query, kind="dataset")
+    score = {i["name"]: i["score"] for i in body["items"]}
+    assert name in score, (query, score)
+    assert (score[name] >= 6) is exact, (query, score)
+
+
 def test_term_links_find_datasets(catalog):
     body = search(catalog, "revenue", kind="dataset")
     assert names(body) == ["ledger"], body

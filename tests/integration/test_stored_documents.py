@@ -1,7 +1,8 @@
 """The dataset document GET answers is stored (datasets.doc) and kept current by
-every writer. After a mix of every kind of change, each stored document must
-equal the one computed from the tables: a writer that forgets to refresh it
-fails here."""
+every writer, and so is the node a lineage graph shows for it
+(datasets.graph_data). After a mix of every kind of change, each stored
+document and node must equal the ones computed from the tables: a writer that
+forgets to refresh them fails here."""
 
 from conftest import psql
 
@@ -28,6 +29,10 @@ def test_stored_documents_match_the_tables(tenant, infra):
                      "SELECT count(*) FROM datasets WHERE tenant_id = '%s' "
                      "AND doc IS DISTINCT FROM mf_dataset_doc(datasets)" % tenant.id)
     assert out == ["0"], out
+    _, out, _ = psql(infra["MF_PG_SUPER_URL"],
+                     "SELECT count(*) FROM datasets WHERE tenant_id = '%s' "
+                     "AND graph_data::text IS DISTINCT FROM mf_graph_dataset_data(datasets)::text" % tenant.id)
+    assert out == ["0"], out
     # and what GET answers is that document
     doc = api.get("/api/v1/datasets/dst").json()
     assert doc["upstream"] == [{"namespace": "default", "name": "src"}]
@@ -36,3 +41,14 @@ def test_stored_documents_match_the_tables(tenant, infra):
     # the PUT replaced src whole: no domain, owner or tags are left
     assert src["domain"] is None and src["owner"] is None and src["tags"] == []
     assert [f["name"] for f in src["fields"]] == ["b"]
+    # a graph's nodes show what GET shows (src lost its domain, owner and tags above)
+    r = api.get("/api/v1/lineage/graph", params={"node": "dataset:default:dst", "depth": 2})
+    assert r.status_code == 200, r.text
+    nodes = {n["data"]["name"]: n["data"] for n in r.json()["nodes"] if n["type"] == "dataset"}
+    assert set(nodes) == {"src", "dst"}
+    keys = ("namespace", "name", "description", "format", "domain", "owner", "tags", "placeholder", "lifecycle",
+            "updated_at")
+    for name, data in nodes.items():
+        doc = api.get("/api/v1/datasets/" + name).json()
+        assert data == {k: doc[k] for k in keys}, (name, data, doc)
+    assert nodes["src"]["domain"] is None and nodes["src"]["tags"] == []
