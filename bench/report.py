@@ -277,6 +277,7 @@ SCALE_CASES = {
     "search_exact": ("GET /api/v1/search?q=<exact name>", 10.0),
     "search_typo": ("GET /api/v1/search?q=<typo>", 20.0),
     "suggest": ("GET /api/v1/search/suggest?q=<prefix>", 5.0),
+    "suggest_short": ("GET /api/v1/search/suggest?q=<two letters>", 5.0),
     "impact": ("GET /api/v1/lineage/impact?node=<hub>&depth=5", 50.0),
     "graph": ("GET /api/v1/lineage/graph?node=<hub>&depth=2", 20.0),
 }

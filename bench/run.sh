@@ -765,6 +765,8 @@ cases = [
     ("search_typo", "/api/v1/search?" + urllib.parse.urlencode({"q": s["typo"]}), search % lit(s["typo"])),
     ("suggest", "/api/v1/search/suggest?" + urllib.parse.urlencode({"q": s["prefix"]}),
      "SELECT jsonb_build_object('items', mf_search_suggest(%s, 10))::text;" % lit(s["prefix"])),
+    ("suggest_short", "/api/v1/search/suggest?" + urllib.parse.urlencode({"q": s["prefix"][:2]}),
+     "SELECT jsonb_build_object('items', mf_search_suggest(%s, 10))::text;" % lit(s["prefix"][:2])),
     ("impact", "/api/v1/lineage/impact?" + urllib.parse.urlencode({"node": hub, "depth": 5}),
      "SELECT mf_lineage_impact(%s, 5, 500)::text;" % lit(hub)),
     ("graph", "/api/v1/lineage/graph?" + urllib.parse.urlencode({"node": hub, "depth": 2}),

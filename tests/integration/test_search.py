@@ -216,6 +216,15 @@ def test_suggest_names_that_start_first_shortest_first(api):
     # three letters: fin_a starts with it too, and is among the shortest
     got = [(i["kind"], i["name"]) for i in api.get(S + "/suggest", params={"q": "fin", "limit": 3}).json()["items"]]
     assert got == [("dataset", "fin_a"), ("dataset", "finance_x"), ("dataset", "financials")]
+    # one and two letters (0024's walk over the first letter, then every match past six)
+    short = [("dataset", "fin_a"), ("dataset", "finance_x"), ("dataset", "financials"), ("field", "finance_id"),
+             ("dataset", "financeteam"), ("dataset", "finance.ledger"),  # the six that start with it
+             ("field", "x_financ"), ("dataset", "the_finance"), ("dataset", "old.financeReport")]
+    for q in ("fi", "F", "f"):
+        for limit in range(1, 11):
+            r = api.get(S + "/suggest", params={"q": q, "limit": limit})
+            assert r.status_code == 200, r.text
+            assert [(i["kind"], i["name"]) for i in r.json()["items"]] == short[:limit], (q, limit)
 
 
 BAD_BUT_HARMLESS = [
