@@ -1,6 +1,7 @@
 -- 0024_search_graph_cost: a typo search costs a third less, a graph around a
--- hub half, and short autocomplete a third, with the same answers (the same search pages, facets and totals;
--- the same graph nodes and edges, in the same order).
+-- hub half, and autocomplete with one or two letters a third, with the same
+-- answers (the same search pages, facets and totals, suggestions, graph
+-- nodes and edges, in the same order).
 --
 -- Search (0023's mf_search). A broad query ranks every match: "finance
 -- suppiers" at 100,000 datasets a tenant matches 1,433 rows and took 18 ms,
