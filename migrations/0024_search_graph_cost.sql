@@ -1,7 +1,6 @@
--- 0024_search_graph_cost: a typo search costs a third less, a graph around a
--- hub half, and autocomplete with one or two letters a third, with the same
--- answers (the same search pages, facets and totals, suggestions, graph
--- nodes and edges, in the same order).
+-- 0024_search_graph_cost: a typo search costs a third less and a graph around
+-- a hub half, with the same answers (the same search pages, facets and
+-- totals, graph nodes and edges, in the same order).
 --
 -- Search (0023's mf_search). A broad query ranks every match: "finance
 -- suppiers" at 100,000 datasets a tenant matches 1,433 rows and took 18 ms,
@@ -19,18 +18,15 @@
 -- * The matches carry only what ranking and facets read; a page's twenty
 --   rows fetch their description, dataset and matched names by key
 --   afterwards, instead of every match copying them through two sorts. 2.5 ms.
+-- * JIT is off for mf_search and mf_search_suggest, as for the graph (0009):
+--   a plan whose estimate passes jit_above_cost compiled itself on every
+--   call, 25 ms, more than the query. One more branch in suggest's plan did
+--   that in a trial of this migration (1 -> 30 ms for "financ").
 --
 -- Together 18 -> 12.4 ms in SQL (median of 15, one client); exact names and
 -- narrow queries pay less of this and change little. And no btree index leads
 -- with the tenant any more (see below): a partition shared by tenants made the
 -- planner AND the text match with every row of the tenant.
---
--- Autocomplete (0023's mf_search_suggest) with one or two letters walks an
--- index of the names' first letter like three letters walk 0023's (below):
--- "fi" 52 -> 15 ms, "or" 83 -> 28 ms at 20,000 datasets, the same
--- suggestions (99 queries and limits compared). What is left is the names
--- of the shortest length that start with it: a field name present in 8,000
--- datasets is 8,000 suggestions of that length, read and ordered.
 --
 -- Lineage (0009's mf_lineage_graph). A graph of 500 nodes and 505 edges
 -- around a hub took 19-25 ms, 3 of them the walk. Three things cost the rest:
@@ -68,7 +64,8 @@ $$;
 CREATE OR REPLACE FUNCTION mf_search(p_q text, p_kind text, p_domain text, p_owner text, p_tag text, p_format text,
                           p_namespace text, p_limit integer, p_after jsonb, p_facet_cap integer)
 RETURNS TABLE (items jsonb, next_key jsonb, facets jsonb, total bigint, facets_exact boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan
+    SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
     v_tenant uuid := mf_current_tenant(); -- once, not once per row
@@ -172,6 +169,8 @@ RETURN QUERY
 END
 $$;
 
+-- (JIT: see the top of this file.)
+ALTER FUNCTION mf_search_suggest(text, integer) SET jit = off;
 
 -- No btree index of search_index starts with the tenant. A search names its tenant as
 -- `tenant_id = ...`, which picks the tenant's partition when the query starts; but a partition holds
@@ -184,75 +183,6 @@ $$;
 ALTER TABLE search_index DROP CONSTRAINT search_index_pkey, ADD PRIMARY KEY (id, tenant_id);
 DROP INDEX search_index_name_start;
 CREATE INDEX search_index_name_start ON search_index (left(lower(name), 3), length(name), tenant_id);
-
--- Autocomplete with one or two letters: 0023 walks the names that start with the query, shortest
--- first, through an index of their first three letters, so a shorter query read every name holding
--- a word with that prefix (0.2 s for "fi" at 100,000 datasets). The same walk runs over an index of
--- the first letter, checking the rest of the query on the way; the answers are the same (the walk's
--- condition is implied by starting with the query).
-CREATE INDEX search_index_name_first ON search_index (left(lower(name), 1), length(name), tenant_id);
-
-/*
- * 0023's autocomplete, with the walk for one or two letters. Each walk is a branch that runs only
- * for its query length.
- */
-CREATE OR REPLACE FUNCTION mf_search_suggest(p_q text, p_limit integer) RETURNS jsonb
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
-DECLARE
-    lq text := lower(btrim(p_q));
-    qm tsquery;
-    starting integer := 0; -- distinct names among the p_limit shortest that start with the query
-    longest integer;       -- the longest of those
-BEGIN
-    SELECT mf_search_match_query(array_agg(w ORDER BY o), array_agg(alt ORDER BY o), '') INTO qm
-    FROM mf_search_words_corrected(p_q);
-    IF length(lq) >= 3 THEN
-        SELECT count(DISTINCT (kind, name, namespace, dataset)), max(len) INTO starting, longest FROM (
-            SELECT s.kind, s.name, s.namespace, s.dataset, length(s.name) len FROM search_index s
-            WHERE s.tenant_id = mf_current_tenant() AND left(lower(s.name), 3) = left(lq, 3)
-              AND starts_with(lower(s.name), lq) AND (ts_filter(s.tsv, '{a}') @@ qm) IS TRUE
-              AND mf_search_visible(s)
-            ORDER BY length(s.name) LIMIT p_limit) x;
-    ELSIF length(lq) >= 1 THEN
-        -- one or two letters: the same walk over the names of the first letter
-        SELECT count(DISTINCT (kind, name, namespace, dataset)), max(len) INTO starting, longest FROM (
-            SELECT s.kind, s.name, s.namespace, s.dataset, length(s.name) len FROM search_index s
-            WHERE s.tenant_id = mf_current_tenant() AND left(lower(s.name), 1) = left(lq, 1)
-              AND starts_with(lower(s.name), lq) AND (ts_filter(s.tsv, '{a}') @@ qm) IS TRUE
-              AND mf_search_visible(s)
-            ORDER BY length(s.name) LIMIT p_limit) x;
-    END IF;
-    RETURN (
-        WITH m AS (
-            -- enough names start with the query: those up to the longest of the p_limit shortest
-            SELECT s.kind, s.name, s.namespace, s.dataset, true AS starts
-            FROM search_index s
-            WHERE starting >= p_limit AND length(lq) >= 3
-              AND s.tenant_id = mf_current_tenant() AND left(lower(s.name), 3) = left(lq, 3)
-              AND length(s.name) <= longest AND starts_with(lower(s.name), lq)
-              AND (ts_filter(s.tsv, '{a}') @@ qm) IS TRUE AND mf_search_visible(s)
-            UNION ALL
-            SELECT s.kind, s.name, s.namespace, s.dataset, true AS starts
-            FROM search_index s
-            WHERE starting >= p_limit AND length(lq) < 3
-              AND s.tenant_id = mf_current_tenant() AND left(lower(s.name), 1) = left(lq, 1)
-              AND length(s.name) <= longest AND starts_with(lower(s.name), lq)
-              AND (ts_filter(s.tsv, '{a}') @@ qm) IS TRUE AND mf_search_visible(s)
-            UNION ALL
-            -- otherwise every match
-            SELECT s.kind, s.name, s.namespace, s.dataset, starts_with(lower(s.name), lq)
-            FROM search_index s
-            WHERE starting < p_limit
-              AND s.tenant_id = mf_current_tenant() AND ts_filter(s.tsv, '{a}') @@ qm AND mf_search_visible(s)),
-        d AS (SELECT DISTINCT ON (kind, name, namespace, dataset) * FROM m)
-        SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('kind', kind, 'name', name, 'namespace', namespace,
-                                                                       'dataset', dataset)) ORDER BY rk), '[]')
-        FROM (SELECT d.*, row_number() OVER (ORDER BY starts DESC, length(name),
-                                             CASE kind WHEN 'dataset' THEN 0 WHEN 'term' THEN 1 ELSE 2 END,
-                                             name COLLATE "C", namespace COLLATE "C", dataset COLLATE "C") rk FROM d) x
-        WHERE rk <= p_limit);
-END
-$$;
 
 -- ---------- lineage: a dataset's graph node, stored ----------
 

@@ -216,7 +216,7 @@ def test_suggest_names_that_start_first_shortest_first(api):
     # three letters: fin_a starts with it too, and is among the shortest
     got = [(i["kind"], i["name"]) for i in api.get(S + "/suggest", params={"q": "fin", "limit": 3}).json()["items"]]
     assert got == [("dataset", "fin_a"), ("dataset", "finance_x"), ("dataset", "financials")]
-    # one and two letters (0024's walk over the first letter, then every match past six)
+    # one and two letters: every match is read, with the same order
     short = [("dataset", "fin_a"), ("dataset", "finance_x"), ("dataset", "financials"), ("field", "finance_id"),
              ("dataset", "financeteam"), ("dataset", "finance.ledger"),  # the six that start with it
              ("field", "x_financ"), ("dataset", "the_finance"), ("dataset", "old.financeReport")]
