@@ -248,7 +248,7 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         old_j := to_jsonb(OLD) - 'doc' - 'graph_data' - 'version' - 'updated_at';
         IF old_j = to_jsonb(NEW) - 'doc' - 'graph_data' - 'version' - 'updated_at' THEN
-            RETURN NEW; -- bookkeeping (see the top of this file)
+            RETURN NEW; -- bookkeeping (see the top of 0007_access.sql)
         END IF;
     END IF;
     IF TG_OP <> 'INSERT' AND NOT mf_access_may_write(OLD.domain_id, OLD.id) THEN
@@ -280,7 +280,7 @@ $$;
 -- Every dataset's node, once (the triggers above now ignore it).
 UPDATE datasets d SET graph_data = mf_graph_dataset_data(d);
 
--- Two JSON arrays as one (their texts joined; no parsing of the elements).
+-- Two JSON arrays as one, by joining their texts (the elements are not taken apart and built again).
 CREATE FUNCTION mf_json_array_concat(a json, b json) RETURNS json
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN a IS NULL OR a::text = '[]' THEN b WHEN b IS NULL OR b::text = '[]' THEN a
