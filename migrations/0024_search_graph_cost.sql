@@ -189,19 +189,21 @@ CREATE INDEX search_index_name_start ON search_index (left(lower(name), 3), leng
 -- A dataset's "data" in a graph answer, stored beside its document and refreshed with it.
 ALTER TABLE datasets ADD COLUMN graph_data json;
 
-CREATE FUNCTION mf_graph_dataset_data(d datasets) RETURNS json
-LANGUAGE sql STABLE AS $$
+-- The node's data is the part of the stored document a graph shows, so the two cannot disagree.
+CREATE FUNCTION mf_graph_dataset_data(doc jsonb) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT json_build_object(
-        'namespace', d.namespace, 'name', d.name, 'description', d.description, 'format', d.format,
-        'domain', (SELECT name FROM domains WHERE id = d.domain_id),
-        'owner', (SELECT name FROM owners WHERE id = d.owner_id),
-        'tags', d.tags, 'placeholder', d.placeholder, 'lifecycle', d.lifecycle, 'updated_at', mf_ts(d.updated_at))
+        'namespace', doc->'namespace', 'name', doc->'name', 'description', doc->'description',
+        'format', doc->'format', 'domain', doc->'domain', 'owner', doc->'owner', 'tags', doc->'tags',
+        'placeholder', doc->'placeholder', 'lifecycle', doc->'lifecycle', 'updated_at', doc->'updated_at')
 $$;
 
--- 0007's, refreshing the graph node with the document.
+-- 0007's, refreshing the graph node from the document it just built (built once, from the row as
+-- it is when locked).
 CREATE OR REPLACE FUNCTION mf_refresh_docs(p_ids uuid[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    UPDATE datasets d SET doc = mf_dataset_doc(d), graph_data = mf_graph_dataset_data(d)
+    UPDATE datasets d
+    SET (doc, graph_data) = (SELECT x.doc, mf_graph_dataset_data(x.doc) FROM mf_dataset_doc(d) x(doc))
     WHERE d.id = ANY (p_ids) AND d.tenant_id = mf_current_tenant()
 $$;
 
@@ -278,7 +280,7 @@ END
 $$;
 
 -- Every dataset's node, once (the triggers above now ignore it).
-UPDATE datasets d SET graph_data = mf_graph_dataset_data(d);
+UPDATE datasets SET graph_data = mf_graph_dataset_data(doc);
 
 -- Two JSON arrays as one, by joining their texts (the elements are not taken apart and built again).
 CREATE FUNCTION mf_json_array_concat(a json, b json) RETURNS json

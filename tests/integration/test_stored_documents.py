@@ -31,7 +31,7 @@ def test_stored_documents_match_the_tables(tenant, infra):
     assert out == ["0"], out
     _, out, _ = psql(infra["MF_PG_SUPER_URL"],
                      "SELECT count(*) FROM datasets WHERE tenant_id = '%s' "
-                     "AND graph_data::text IS DISTINCT FROM mf_graph_dataset_data(datasets)::text" % tenant.id)
+                     "AND graph_data::text IS DISTINCT FROM mf_graph_dataset_data(mf_dataset_doc(datasets))::text" % tenant.id)
     assert out == ["0"], out
     # and what GET answers is that document
     doc = api.get("/api/v1/datasets/dst").json()
