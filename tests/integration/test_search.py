@@ -227,6 +227,52 @@ def test_suggest_names_that_start_first_shortest_first(api):
             assert [(i["kind"], i["name"]) for i in r.json()["items"]] == short[:limit], (q, limit)
 
 
+def test_suggest_ties_keep_the_whole_order(api, tenant):
+    """A field name many datasets share ties at one length: the suggestions that start with the query
+    (from one letter on) are ordered by length, then datasets, terms, fields, then name (bytewise),
+    namespace and dataset, whether they come from the walk of the names that start with the query
+    (0025, when there are at least `limit`) or from every match; a domain-scoped key walks past what it
+    may not see."""
+    api.ok("POST", "/api/v1/domains", 201, json_body={"name": "sales"})
+    api.ok("POST", "/api/v1/glossary/terms", 201, json_body={"name": "Qa", "definition": "quality assurance"})
+    rows = [("term", "Qa", None, None, None)]  # kind, name, namespace, dataset, domain
+    for i, (ns, domain) in enumerate([("n2", "sales"), ("n1", None), ("n2", None), ("n1", "sales"),
+                                      ("n3", "sales"), ("n1", None)]):
+        ds = "zeta_%d" % (5 - i)
+        fields = [{"name": "qa", "type": "int"}, {"name": "qab_x", "type": "text"}]
+        if i % 2 == 0:
+            fields.append({"name": "Qa", "type": "text"})
+        if i == 1:
+            fields.append({"name": "x_qa", "type": "text"})  # matches q and qa, does not start with them
+        api.create_dataset(ds, namespace=ns, fields=fields, **({"domain": domain} if domain else {}))
+        rows += [("field", f["name"], ns, ds, domain) for f in fields]
+    api.create_dataset("qa", namespace="n9", domain="sales")
+    rows.append(("dataset", "qa", "n9", None, "sales"))
+    rank = {"dataset": 0, "term": 1, "field": 2}
+
+    def expected(query, visible):
+        got = [r for r in rows if visible(r)]
+        def key(r):  # Postgres puts NULLs last
+            return (len(r[1]), rank[r[0]], r[1].encode(), r[2] is None, (r[2] or "").encode(), r[3] is None,
+                    (r[3] or "").encode())
+
+        starting = sorted((r for r in got if r[1].lower().startswith(query.lower())), key=key)
+        others = sorted((r for r in got if not r[1].lower().startswith(query.lower())), key=key)
+        return [(r[0], r[1], r[2], r[3]) for r in starting + others]
+
+    scoped = api.with_key(tenant.make_key("viewer", scope={"domain": "sales"})["key"])
+    for client, visible in ((api, lambda r: True), (scoped, lambda r: r[0] == "term" or r[4] == "sales")):
+        for query in ("q", "Q", "qa", "QA", "qab", "qab_"):
+            want = expected(query, visible)
+            if query.lower().startswith("qab"):
+                want = [w for w in want if w[1].lower().startswith("qab")]
+            for limit in range(1, len(want) + 2):
+                r = client.get(S + "/suggest", params={"q": query, "limit": limit})
+                assert r.status_code == 200, r.text
+                got = [(i["kind"], i["name"], i.get("namespace"), i.get("dataset")) for i in r.json()["items"]]
+                assert got == want[:limit], (query, limit)
+
+
 BAD_BUT_HARMLESS = [
     "' OR 1=1 --", "\"; DROP TABLE datasets; --", "a\\b", "\\", "'", "''", "&|!():*", "<script>",
     "ünïcødé データ", "😀", "a:*B & !c", "%", "_", "customer'", "x" * 256, "   ", "!!!", "1.2.3",
