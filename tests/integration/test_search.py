@@ -273,6 +273,20 @@ def test_suggest_ties_keep_the_whole_order(api, tenant):
                 assert got == want[:limit], (query, limit)
 
 
+def test_longest_names_are_indexed_and_suggested(api):
+    """The autocomplete indexes hold a row's name, namespace and dataset name whole (0025): names of
+    the longest length the API takes (512 bytes, multi-byte characters too) in all three still write,
+    and are suggested."""
+    namespace, dataset, field = "n" * 512, "q" + "é" * 255 + "d", "q" + "x" * 511
+    api.create_dataset(dataset, namespace=namespace, fields=[{"name": field, "type": "text"}])
+    assert len(dataset.encode()) == 512
+    for query in ("q", "Q", "qé", "qx"):
+        got = [(i["kind"], i["name"], i.get("namespace"), i.get("dataset"))
+               for i in api.get(S + "/suggest", params={"q": query, "limit": 5}).json()["items"]]
+        want = [("dataset", dataset, namespace, None), ("field", field, namespace, dataset)]
+        assert got == [w for w in want if w[1].lower().startswith(query.lower())], (query, got)
+
+
 BAD_BUT_HARMLESS = [
     "' OR 1=1 --", "\"; DROP TABLE datasets; --", "a\\b", "\\", "'", "''", "&|!():*", "<script>",
     "ünïcødé データ", "😀", "a:*B & !c", "%", "_", "customer'", "x" * 256, "   ", "!!!", "1.2.3",
