@@ -7,18 +7,23 @@
 -- answer. 0023 found them with an index of (first three letters, length):
 -- it walked the `limit` shortest to learn the longest length needed, then
 -- read every name up to that length to sort the ties. A field name that many
--- datasets share ties at one length: "o" read all 5,000 `order_id` rows to
--- keep ten, and one or two letters could not use that index at all, so they
--- read every match (two letters: 260 ms at the median).
+-- datasets share ties at one length, and every tied row was read: "ord" took
+-- 290 ms and "cus" 163 ms. One or two letters could not use that index at
+-- all and read every match ("o" 424 ms, "fi" 250 ms).
 --
 -- Now three indexes, of the first one, two and three letters of the name,
 -- each followed by the whole order of the answer (length, kind rank, name,
 -- namespace, dataset; the tenant last, as 0024 explains). The walk of a
 -- query's index reads the names that start with it already in answer order,
 -- skips duplicates as they come (they are adjacent), and stops after
--- `limit`. A query of three letters or more walks the three-letter index and
--- checks the rest of the prefix on each row. When fewer than `limit` names
--- start with the query, every match is read as before.
+-- `limit`: 0.5 ms for each of those queries. A query of three letters or
+-- more walks the three-letter index and checks the rest of the prefix on
+-- each row. When fewer than `limit` names start with the query, every match
+-- is read as before.
+--
+-- The price is on writes and disk: at 1.1 million index rows each index is
+-- 109 MB, and rebuilding 1,000 datasets' index rows took 1.9-2.3 s instead
+-- of 1.5-1.6 s.
 
 -- The answer's order of kinds: datasets, then glossary terms, then fields.
 CREATE FUNCTION mf_suggest_kind_rank(kind text) RETURNS integer
