@@ -95,6 +95,31 @@ def test_counts_and_breakdown(tenant, api, analytics, ingest, ingest_worker, mig
     assert api.ok("GET", HEALTH, 200).json()["summary"]["failing_quality"] == 0
 
 
+def test_failing_quality_is_what_the_quality_summary_shows(api):
+    """A dataset fails when the latest result of one of its checks failed, as its quality summary
+    says (0026): a newer batch that reports other checks only does not clear it; a passing result
+    of that check does."""
+    api.create_dataset("fq_a", owner="carol")
+
+    def record(*results):
+        api.ok("POST", "/api/v1/datasets/fq_a/quality", 201,
+               json_body={"source": "ci",
+                          "results": [{"check": c, "passed": p, "severity": "error"} for c, p in results]})
+
+    def figures():
+        failing = api.ok("GET", "/api/v1/datasets/fq_a/quality/summary", 200).json()["failing"]
+        return failing, api.ok("GET", HEALTH, 200).json()["summary"]["failing_quality"]
+
+    record(("unique_id", False), ("row_count", True))
+    assert figures() == (1, 1)
+    record(("row_count", True))
+    assert figures() == (1, 1)
+    record(("unique_id", True))
+    assert figures() == (0, 0)
+    record(("freshness", False))
+    assert figures() == (1, 1)
+
+
 def test_scoped_callers_and_other_tenants(tenant, tenant_factory, api, analytics, ingest, ingest_worker, migrated):
     build_catalog(tenant, api, ingest, migrated)
     sales = Api(api.base, tenant.make_key("viewer", scope={"domain": "sales"})["key"])
