@@ -10,7 +10,7 @@ follows renames, deletes and new fields.
 
 import pytest
 
-from conftest import assert_error, psql, q, unique
+from conftest import assert_error, psql, q
 
 S = "/api/v1/search"
 
@@ -216,15 +216,16 @@ def test_suggest_names_that_start_first_shortest_first(api):
     # three letters: fin_a starts with it too, and is among the shortest
     got = [(i["kind"], i["name"]) for i in api.get(S + "/suggest", params={"q": "fin", "limit": 3}).json()["items"]]
     assert got == [("dataset", "fin_a"), ("dataset", "finance_x"), ("dataset", "financials")]
-    # one and two letters: every match is read, with the same order
+    # one and two letters: the walk while at least `limit` names start with the query (six do),
+    # every match beyond, with the same order
     short = [("dataset", "fin_a"), ("dataset", "finance_x"), ("dataset", "financials"), ("field", "finance_id"),
              ("dataset", "financeteam"), ("dataset", "finance.ledger"),  # the six that start with it
              ("field", "x_financ"), ("dataset", "the_finance"), ("dataset", "old.financeReport")]
-    for q in ("fi", "F", "f"):
+    for query in ("fi", "F", "f"):
         for limit in range(1, 11):
-            r = api.get(S + "/suggest", params={"q": q, "limit": limit})
+            r = api.get(S + "/suggest", params={"q": query, "limit": limit})
             assert r.status_code == 200, r.text
-            assert [(i["kind"], i["name"]) for i in r.json()["items"]] == short[:limit], (q, limit)
+            assert [(i["kind"], i["name"]) for i in r.json()["items"]] == short[:limit], (query, limit)
 
 
 def test_suggest_ties_keep_the_whole_order(api, tenant):
@@ -252,6 +253,7 @@ def test_suggest_ties_keep_the_whole_order(api, tenant):
 
     def expected(query, visible):
         got = [r for r in rows if visible(r)]
+
         def key(r):  # Postgres puts NULLs last
             return (len(r[1]), rank[r[0]], r[1].encode(), r[2] is None, (r[2] or "").encode(), r[3] is None,
                     (r[3] or "").encode())
