@@ -4,6 +4,7 @@ quality thresholds, freshness bounds in mf-analytics, notifications to a real we
 receiver, scoped readers and foreign tenants."""
 
 import json
+import re
 import time
 
 import pytest
@@ -233,6 +234,35 @@ def test_block_at_ingest_intake(tenant, api, ingest, ingest_worker):
     ing.wait_applied(eid)
     names = [d["name"] for d in api.walk("/api/v1/datasets")]
     assert names == ["orders_2"], names
+
+
+def test_batch_refusal_says_how_many_it_does_not_name(tenant, api, ingest):
+    """A batch whose refused events do not all fit in the error message names whole events while they
+    fit, then how many more were refused; nothing of the batch is queued."""
+    ing = tenant.ingest(ingest)
+    create_contract(api, "orders_v1")
+    good = emit_body("orders_ok", [{"name": "customer_id", "type": "bigint", "nullable": False},
+                                   {"name": "amount", "type": "decimal"}])
+    bad = [emit_body("orders_refused_%02d" % i, [{"name": "note", "type": "string"}]) for i in range(40)]
+    r = ing.post("/api/v1/emit/batch", [good] + bad)
+    msg = assert_error(r, 409, "contract_violation")["error"]["message"]
+    named = re.findall(r"events\[(\d+)\]: contract orders_v1", msg)
+    assert named and named == [str(i) for i in range(1, len(named) + 1)], msg
+    assert msg.endswith(". %d more refused events not listed" % (40 - len(named))), msg
+    assert len(msg) <= 599 and "orders_refused_%02d)" % (len(named) - 1) in msg, msg
+    # every refused event fits: no count
+    r = ing.post("/api/v1/emit/batch", [good] + bad[:2])
+    msg = assert_error(r, 409, "contract_violation")["error"]["message"]
+    assert re.findall(r"events\[(\d+)\]", msg) == ["1", "2"] and "not listed" not in msg, msg
+    # one refused event whose own message is longer than the error message: cut, and the rest counted
+    wide = [{"name": "required_column_%02d" % i, "type": "bigint"} for i in range(30)]
+    create_contract(api, "wide_v1", dataset_pattern="wide_*", required_columns=wide)
+    r = ing.post("/api/v1/emit/batch", [emit_body("wide_%d" % i, [{"name": "id", "type": "int"}]) for i in range(3)])
+    msg = assert_error(r, 409, "contract_violation")["error"]["message"]
+    assert msg.startswith("events[0]: contract wide_v1: column required_column_00 is required"), msg
+    assert msg.endswith(". 2 more refused events not listed"), msg
+    assert len(msg) <= 599 and "events[1]" not in msg, msg
+    assert api.walk("/api/v1/datasets") == []
 
 
 def test_worker_judges_again_at_apply_time(tenant, api, spawn_ingest, ingest_worker):

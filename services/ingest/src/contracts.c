@@ -94,23 +94,46 @@ static void enqueue_judged(mf_req_t *r, intake_t *in)
     mf_ingest_enqueue(r, events, single);
 }
 
-/* Answer 409 naming each refused event ([{index, message}]); single posts need no index. */
+/* The error message mf_respond_error keeps (bytes, with its terminator), and the room a batch's
+ * list leaves for saying how many refused events it could not name. */
+#define REFUSED_MSG_MAX 600
+#define REFUSED_MORE_ROOM 48
+
+/* Answer 409 naming each refused event ([{index, message}]); single posts need no index. A batch's
+ * list names whole events while they fit, then says how many more were refused, so a client never
+ * takes a cut list for the whole of it. */
 static void respond_refused(mf_req_t *r, json_t *refused, int single)
 {
-    char msg[600];
-    size_t len = 0, i;
+    char msg[REFUSED_MSG_MAX];
+    size_t len = 0, i, n = json_array_size(refused);
     json_t *item;
     msg[0] = '\0';
+    if (single) {
+        const char *m = json_string_value(json_object_get(json_array_get(refused, 0), "message"));
+        mf_respond_error(r, MF_ECONTRACT_VIOLATION, "%s", m ? m : "");
+        return;
+    }
     json_array_foreach(refused, i, item)
     {
         const char *m = json_string_value(json_object_get(item, "message"));
-        if (len >= sizeof(msg) - 1)
+        char one[REFUSED_MSG_MAX];
+        int k = snprintf(one, sizeof(one), "%sevents[%lld]: %s", i > 0 ? ". " : "",
+                         json_integer_value(json_object_get(item, "index")), m ? m : "");
+        size_t room = sizeof(msg) - len - (i + 1 < n ? REFUSED_MORE_ROOM : 0);
+        if (k < 0 || (size_t)k >= room) {
+            if (i == 0) { /* the first event is named even when its own message is too long: cut */
+                memcpy(msg, one, room - 1);
+                msg[room - 1] = '\0';
+                len = room - 1;
+                i++;
+            }
+            if (i < n)
+                snprintf(msg + len, sizeof(msg) - len, ". %zu more refused event%s not listed", n - i,
+                         n - i == 1 ? "" : "s");
             break;
-        if (single)
-            len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s", m ? m : "");
-        else
-            len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%sevents[%lld]: %s", i > 0 ? ". " : "",
-                                    json_integer_value(json_object_get(item, "index")), m ? m : "");
+        }
+        memcpy(msg + len, one, (size_t)k + 1);
+        len += (size_t)k;
     }
     mf_respond_error(r, MF_ECONTRACT_VIOLATION, "%s", msg);
 }
