@@ -119,8 +119,12 @@ static void respond_refused(mf_req_t *r, json_t *refused, int single)
         char one[REFUSED_MSG_MAX];
         int k = snprintf(one, sizeof(one), "%sevents[%lld]: %s", i > 0 ? ". " : "",
                          json_integer_value(json_object_get(item, "index")), m ? m : "");
+        if (k < 0) { /* an output error (not expected with these formats): nothing to add for it */
+            one[0] = '\0';
+            k = 0;
+        }
         size_t room = sizeof(msg) - len - (i + 1 < n ? REFUSED_MORE_ROOM : 0);
-        if (k < 0 || (size_t)k >= room) {
+        if ((size_t)k >= room) {
             if (i == 0) { /* the first event is named even when its own message is too long: cut */
                 memcpy(msg, one, room - 1);
                 msg[room - 1] = '\0';
