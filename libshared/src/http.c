@@ -568,7 +568,7 @@ void mf_respond_file(mf_req_t *r, int status, const char *content_type, int fd, 
 
 void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...)
 {
-    char msg[600];
+    char msg[MF_ERROR_MESSAGE_MAX];
     if (fmt != NULL) {
         va_list ap;
         va_start(ap, fmt);

@@ -84,6 +84,8 @@ void mf_respond_empty(mf_req_t *r, int status);
  * the client leaves), read and sent a chunk at a time as the client takes them, with Content-Length;
  * the file is never held in memory. An unlinked temporary file is freed when fd closes. */
 void mf_respond_file(mf_req_t *r, int status, const char *content_type, int fd, size_t size);
+/* Bytes an error message keeps, with its terminator: a longer one is cut (at a character boundary). */
+#define MF_ERROR_MESSAGE_MAX 600
 /* Answer with the error envelope; msg (printf) overrides the table's message when non-NULL. */
 void mf_respond_error(mf_req_t *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -94,9 +94,8 @@ static void enqueue_judged(mf_req_t *r, intake_t *in)
     mf_ingest_enqueue(r, events, single);
 }
 
-/* The error message mf_respond_error keeps (bytes, with its terminator), and the room a batch's
- * list leaves for saying how many refused events it could not name. */
-#define REFUSED_MSG_MAX 600
+/* The room a batch's list leaves, within the error message (MF_ERROR_MESSAGE_MAX), for saying how
+ * many refused events it could not name. */
 #define REFUSED_MORE_ROOM 48
 
 /* Answer 409 naming each refused event ([{index, message}]); single posts need no index. A batch's
@@ -104,7 +103,7 @@ static void enqueue_judged(mf_req_t *r, intake_t *in)
  * takes a cut list for the whole of it. */
 static void respond_refused(mf_req_t *r, json_t *refused, int single)
 {
-    char msg[REFUSED_MSG_MAX];
+    char msg[MF_ERROR_MESSAGE_MAX];
     size_t len = 0, i, n = json_array_size(refused);
     json_t *item;
     msg[0] = '\0';
@@ -116,7 +115,7 @@ static void respond_refused(mf_req_t *r, json_t *refused, int single)
     json_array_foreach(refused, i, item)
     {
         const char *m = json_string_value(json_object_get(item, "message"));
-        char one[REFUSED_MSG_MAX];
+        char one[MF_ERROR_MESSAGE_MAX];
         int k = snprintf(one, sizeof(one), "%sevents[%lld]: %s", i > 0 ? ". " : "",
                          json_integer_value(json_object_get(item, "index")), m ? m : "");
         if (k < 0) { /* an output error (not expected with these formats): nothing to add for it */
