@@ -305,6 +305,48 @@ def pgbench_latencies(scale_dir, prefix):
     return lat
 
 
+def wrk_figures(path):
+    """The scale_* lines of bench/scale_get.lua and the request rate of one wrk output."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    kv = dict(l.split()[:2] for l in text.splitlines() if l.startswith("scale_"))
+    m = re.search(r"Requests/sec:\s*([\d.]+)", text)
+    return kv, float(m.group(1)) if m else None
+
+
+def scale_round(scale_dir, prefix):
+    """One round of a scale case: wrk and pgbench, loaded (<prefix>.wrk, .pgbench, .pgblog.*) and one client
+    (<prefix>.wrk1, .pgbench1, .pgblog1.*)."""
+    x = {}
+    try:
+        kv, rps = wrk_figures(os.path.join(scale_dir, prefix + ".wrk"))
+        x.update({"api_rps": rps, "api_p50_ms": int(kv["scale_p50_us"]) / 1000.0,
+                  "api_p95_ms": int(kv["scale_p95_us"]) / 1000.0, "api_p99_ms": int(kv["scale_p99_us"]) / 1000.0,
+                  "requests": int(kv["scale_requests"]), "non_200": int(kv["scale_non_200"]),
+                  "socket_errors": int(kv["scale_socket_errors"])})
+    except (OSError, KeyError, ValueError) as e:
+        x["error"] = "wrk: %s" % e
+    try:
+        kv, _ = wrk_figures(os.path.join(scale_dir, prefix + ".wrk1"))
+        x.update({"one_client_p50_ms": int(kv["scale_p50_us"]) / 1000.0,
+                  "one_client_p95_ms": int(kv["scale_p95_us"]) / 1000.0,
+                  "one_client_non_200": int(kv["scale_non_200"])})
+    except (OSError, KeyError, ValueError) as e:
+        x["error"] = "wrk -c1: %s" % e
+    try:
+        with open(os.path.join(scale_dir, prefix + ".pgbench"), encoding="utf-8") as f:
+            m = re.search(r"tps = ([\d.]+)", f.read())
+        x["raw_tps"] = float(m.group(1)) if m else None
+    except OSError:
+        x["raw_tps"] = None
+    lat, lat1 = pgbench_latencies(scale_dir, prefix + ".pgblog."), pgbench_latencies(scale_dir, prefix + ".pgblog1.")
+    x["raw_transactions"], x["raw_one_client_transactions"] = len(lat), len(lat1)
+    x["raw_p50_ms"], x["raw_p95_ms"], x["raw_p99_ms"] = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
+    x["raw_one_client_p50_ms"], x["raw_one_client_p95_ms"] = percentile(lat1, 50), percentile(lat1, 95)
+    x["valid"] = "error" not in x and x.get("requests", 0) > 0 and len(lat) > 0 and len(lat1) > 0
+    return x
+
+
 def collect_scale(scale_dir):
     """wrk (bench/scale_get.lua lines) and pgbench per-transaction logs of each case."""
     if not os.path.isdir(scale_dir):
@@ -318,50 +360,30 @@ def collect_scale(scale_dir):
     except (OSError, ValueError):
         out["seed"] = None
     for name, (what, goal) in SCALE_CASES.items():
-        c = {"what": what, "p95_goal_ms": goal}
-        try:
-            with open(os.path.join(scale_dir, name + ".wrk"), encoding="utf-8") as f:
-                text = f.read()
-            kv = dict(l.split()[:2] for l in text.splitlines() if l.startswith("scale_"))
-            m = re.search(r"Requests/sec:\s*([\d.]+)", text)
-            c.update({"api_rps": float(m.group(1)) if m else None,
-                      "api_p50_ms": int(kv["scale_p50_us"]) / 1000.0, "api_p95_ms": int(kv["scale_p95_us"]) / 1000.0,
-                      "api_p99_ms": int(kv["scale_p99_us"]) / 1000.0, "requests": int(kv["scale_requests"]),
-                      "non_200": int(kv["scale_non_200"]), "socket_errors": int(kv["scale_socket_errors"])})
-        except (OSError, KeyError, ValueError) as e:
-            c["error"] = "wrk: %s" % e
-        # one client (wrk -c1 beside pgbench -c1): what a request costs, where the p95 goals are judged
-        try:
-            with open(os.path.join(scale_dir, name + ".wrk1"), encoding="utf-8") as f:
-                kv = dict(l.split()[:2] for l in f.read().splitlines() if l.startswith("scale_"))
-            c.update({"one_client_p50_ms": int(kv["scale_p50_us"]) / 1000.0,
-                      "one_client_p95_ms": int(kv["scale_p95_us"]) / 1000.0,
-                      "one_client_non_200": int(kv["scale_non_200"])})
-        except (OSError, KeyError, ValueError):
-            c.update({"one_client_p50_ms": None, "one_client_p95_ms": None})
-        lat, lat1 = pgbench_latencies(scale_dir, name + ".pgblog."), pgbench_latencies(scale_dir, name + ".pgblog1.")
-        try:
-            with open(os.path.join(scale_dir, name + ".pgbench"), encoding="utf-8") as f:
-                m = re.search(r"tps = ([\d.]+)", f.read())
-            c["raw_tps"] = float(m.group(1)) if m else None
-        except OSError:
-            c["raw_tps"] = None
-        c["raw_transactions"] = len(lat)
-        c["raw_p50_ms"], c["raw_p95_ms"], c["raw_p99_ms"] = (percentile(lat, 50), percentile(lat, 95),
-                                                               percentile(lat, 99))
-        if c.get("api_p95_ms") is not None and c["raw_p95_ms"]:
-            c["p95_ratio"] = round(c["api_p95_ms"] / c["raw_p95_ms"], 3)
-        else:
-            c["p95_ratio"] = None
-        c["raw_one_client_transactions"] = len(lat1)
-        c["raw_one_client_p50_ms"], c["raw_one_client_p95_ms"] = percentile(lat1, 50), percentile(lat1, 95)
-        if c.get("one_client_p95_ms") is not None and c["raw_one_client_p95_ms"]:
-            c["one_client_p95_ratio"] = round(c["one_client_p95_ms"] / c["raw_one_client_p95_ms"], 3)
-        else:
-            c["one_client_p95_ratio"] = None
-        c["valid"] = ("error" not in c and c.get("requests", 0) > 0 and len(lat) > 0 and len(lat1) > 0
+        rounds = []
+        r = 1
+        while os.path.exists(os.path.join(scale_dir, "%s.%d.wrk" % (name, r))):
+            rounds.append(scale_round(scale_dir, "%s.%d" % (name, r)))
+            r += 1
+        c = {"what": what, "p95_goal_ms": goal, "rounds": rounds}
+        if not rounds:
+            c["error"] = "no rounds"
+        # each figure is the median of the rounds' (the ratios: of the medians, as for the runs above)
+        for key in ("api_rps", "api_p50_ms", "api_p95_ms", "api_p99_ms", "one_client_p50_ms", "one_client_p95_ms",
+                    "raw_tps", "raw_p50_ms", "raw_p95_ms", "raw_p99_ms", "raw_one_client_p50_ms",
+                    "raw_one_client_p95_ms"):
+            values = [x[key] for x in rounds if x.get(key) is not None]
+            c[key] = statistics.median(values) if values and len(values) == len(rounds) else None
+        for key in ("requests", "non_200", "socket_errors", "one_client_non_200", "raw_transactions",
+                    "raw_one_client_transactions"):
+            c[key] = sum(x.get(key) or 0 for x in rounds)
+        c["p95_ratio"] = (round(c["api_p95_ms"] / c["raw_p95_ms"], 3)
+                          if c["api_p95_ms"] is not None and c["raw_p95_ms"] else None)
+        c["one_client_p95_ratio"] = (round(c["one_client_p95_ms"] / c["raw_one_client_p95_ms"], 3)
+                                     if c["one_client_p95_ms"] is not None and c["raw_one_client_p95_ms"] else None)
+        c["valid"] = (bool(rounds) and all(x["valid"] for x in rounds)
                       and (c["non_200"] + c["socket_errors"]) <= MAX_ERROR_FRACTION * c["requests"]
-                      and c.get("one_client_non_200") == 0)
+                      and c["one_client_non_200"] == 0)
         out["cases"][name] = c
     return out
 
@@ -589,7 +611,8 @@ def main():
         print("search and lineage at scale: %s datasets per tenant (two tenants), seeded in %s s %s" % (
             sd.get("datasets_per_tenant"), (sd.get("timings_s") or {}).get("total"),
             json.dumps(sd.get("timings_s") or {})))
-        print("one client (wrk -c1, pgbench -c1; the p95 goals are judged here), then %s clients:" % loaded)
+        print("one client (wrk -c1, pgbench -c1; the p95 goals are judged here), then %s clients; each figure the "
+              "median of %s rounds:" % (loaded, meta.get("config", {}).get("scale_rounds", "the")))
         head = ("scale case", "goal p95", "API p50 / p95", "raw p95", "ratio",
                 "API req/s", "API p95", "raw tps", "raw p95", "ratio")
         rows = []
@@ -605,6 +628,16 @@ def main():
                          fmt_rate(c.get("raw_tps"), "tx/s"), fmt_ms(c.get("raw_p95_ms")),
                          "-" if c.get("p95_ratio") is None else "%.2f" % c["p95_ratio"]))
         print_table(head, rows)
+        print("each round's p95 in ms, API/raw SQL:")
+
+        def num(v):
+            return "-" if v is None else "%.1f" % v
+
+        for name, c in scale["cases"].items():
+            print("  %-14s one client %s;  %s clients %s" % (
+                name, ", ".join("%s/%s" % (num(x.get("one_client_p95_ms")), num(x.get("raw_one_client_p95_ms")))
+                                for x in c["rounds"]),
+                loaded, ", ".join("%s/%s" % (num(x.get("api_p95_ms")), num(x.get("raw_p95_ms"))) for x in c["rounds"])))
     print()
     print("goals:")
     for g in goals:

@@ -60,6 +60,8 @@
 #                               then wrk beside pgbench on the same queries; bench/README.md)
 #   MF_BENCH_SCALE_DATASETS [100000]  datasets per tenant of that section (two tenants)
 #   MF_BENCH_SCALE_CONNECTIONS [16]   wrk -c and pgbench -c of that section
+#   MF_BENCH_SCALE_ROUNDS [3]   rounds per case of that section (API then raw SQL, 16 clients then one)
+#   MF_BENCH_SCALE_DURATION [5] seconds of each of those runs
 #   MF_BENCH_OUT [bench/results.json]
 #   MF_BENCH_STRICT [0]         1: exit 1 when a goal is not met
 #   MF_BENCH_KEEP [0]           1: keep the work folder (logs, wrk outputs)
@@ -92,6 +94,8 @@ PG_FUNCTION_STATS="${MF_BENCH_PG_FUNCTION_STATS:-0}"
 SCALE="${MF_BENCH_SCALE:-0}"
 SCALE_DATASETS="${MF_BENCH_SCALE_DATASETS:-100000}"
 SCALE_CONNECTIONS="${MF_BENCH_SCALE_CONNECTIONS:-16}"
+SCALE_ROUNDS="${MF_BENCH_SCALE_ROUNDS:-3}"
+SCALE_DURATION="${MF_BENCH_SCALE_DURATION:-5}"
 OUT="${MF_BENCH_OUT:-$ROOT/bench/results.json}"
 STRICT="${MF_BENCH_STRICT:-0}"
 KEEP="${MF_BENCH_KEEP:-0}"
@@ -118,7 +122,7 @@ warn() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 
 for v in DURATION WARMUP ROUNDS DATASETS CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY EMIT_BYTES PERSIST_EVENTS \
-  PERSIST_TIMEOUT INGEST_BATCH; do
+  PERSIST_TIMEOUT INGEST_BATCH SCALE_DATASETS SCALE_CONNECTIONS SCALE_ROUNDS SCALE_DURATION; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "MF_BENCH_$v must be a positive integer (got '${!v}')"
 done
 case "$INGEST" in 0 | 1) ;; *) die "MF_BENCH_INGEST must be 0 or 1 (got '$INGEST')" ;; esac
@@ -784,21 +788,29 @@ EOF
     code="$(curl -s -o "$SDIR/$name.sample.json" -w '%{http_code}' -H "Authorization: Bearer $SCALE_KEY" "$API$path")"
     [ "$code" = 200 ] || warn "scale: $name answered $code: $(head -c 300 "$SDIR/$name.sample.json")"
     wrk -t2 -c"$SCALE_CONNECTIONS" -d"${WARMUP}s" --timeout 60s -H "Authorization: Bearer $SCALE_KEY" "$API$path" >/dev/null 2>&1 || true
-    fg_run wrk -t2 -c"$SCALE_CONNECTIONS" -d"${DURATION}s" --timeout 60s --latency -s "$ROOT/bench/scale_get.lua" \
-      -H "Authorization: Bearer $SCALE_KEY" "$API$path" >"$SDIR/$name.wrk" 2>&1 || warn "scale: wrk $name failed"
-    # the same route one request at a time: what one query costs without waiting behind others
-    fg_run wrk -t1 -c1 -d"${DURATION}s" --timeout 60s --latency -s "$ROOT/bench/scale_get.lua" \
-      -H "Authorization: Bearer $SCALE_KEY" "$API$path" >"$SDIR/$name.wrk1" 2>&1 || warn "scale: wrk -c1 $name failed"
     pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$WARMUP" -f "$sqlf" "$MF_PG_URL" >/dev/null 2>&1 || true
-    (cd "$SDIR" && pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$DURATION" -f "$sqlf" \
-      -l --log-prefix "$name.pgblog" "$MF_PG_URL" >"$SDIR/$name.pgbench" 2>&1) || warn "scale: pgbench $name failed"
-    # the same SQL one transaction at a time, beside wrk -c1
-    (cd "$SDIR" && pgbench -n -M prepared -c 1 -j 1 -T "$DURATION" -f "$sqlf" \
-      -l --log-prefix "$name.pgblog1" "$MF_PG_URL" >"$SDIR/$name.pgbench1" 2>&1) || warn "scale: pgbench -c1 $name failed"
-    say "$(printf 'scale %-13s wrk p95 %s us, pgbench %s (%s clients); one client: wrk p95 %s us, pgbench %s' "$name" \
-      "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk")" "$(grep -m1 '^tps' "$SDIR/$name.pgbench")" \
-      "$SCALE_CONNECTIONS" "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.wrk1")" \
-      "$(grep -m1 '^tps' "$SDIR/$name.pgbench1")")"
+    # Rounds, each the API then the raw SQL, loaded then one client, so a burst of the shared machine's
+    # other work falls on one round of each side rather than on the whole of one (report.py takes the
+    # median of the rounds).
+    for ((round = 1; round <= SCALE_ROUNDS; round++)); do
+      servers_alive
+      fg_run wrk -t2 -c"$SCALE_CONNECTIONS" -d"${SCALE_DURATION}s" --timeout 60s --latency -s "$ROOT/bench/scale_get.lua" \
+        -H "Authorization: Bearer $SCALE_KEY" "$API$path" >"$SDIR/$name.$round.wrk" 2>&1 || warn "scale: wrk $name failed"
+      (cd "$SDIR" && pgbench -n -M prepared -c "$SCALE_CONNECTIONS" -j 2 -T "$SCALE_DURATION" -f "$sqlf" \
+        -l --log-prefix "$name.$round.pgblog" "$MF_PG_URL" >"$SDIR/$name.$round.pgbench" 2>&1) ||
+        warn "scale: pgbench $name failed"
+      # the same route and SQL one request at a time: what one query costs without waiting behind others
+      fg_run wrk -t1 -c1 -d"${SCALE_DURATION}s" --timeout 60s --latency -s "$ROOT/bench/scale_get.lua" \
+        -H "Authorization: Bearer $SCALE_KEY" "$API$path" >"$SDIR/$name.$round.wrk1" 2>&1 || warn "scale: wrk -c1 $name failed"
+      (cd "$SDIR" && pgbench -n -M prepared -c 1 -j 1 -T "$SCALE_DURATION" -f "$sqlf" \
+        -l --log-prefix "$name.$round.pgblog1" "$MF_PG_URL" >"$SDIR/$name.$round.pgbench1" 2>&1) ||
+        warn "scale: pgbench -c1 $name failed"
+      say "$(printf 'scale %-13s round %d: wrk p95 %s us, pgbench %s (%s clients); one client: wrk p95 %s us, pgbench %s' \
+        "$name" "$round" "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.$round.wrk")" \
+        "$(grep -m1 '^tps' "$SDIR/$name.$round.pgbench")" "$SCALE_CONNECTIONS" \
+        "$(awk '/^scale_p95_us/ { print $2 }' "$SDIR/$name.$round.wrk1")" \
+        "$(grep -m1 '^tps' "$SDIR/$name.$round.pgbench1")")"
+    done
   done <"$SDIR/cases.tsv"
 fi
 
@@ -813,7 +825,7 @@ GIT_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)"
 API_BIN_NAME="$(basename "$API_BIN")"
 RAW_VERSION="$("$RAW_BIN" --version 2>/dev/null || true)"
 REDIS_VERSION="$(redis-cli -p "$MF_REDIS_PORT" INFO server 2>/dev/null | awk -F: '/^redis_version:/ { print $2 }' | tr -d '\r')" || true
-export DURATION WARMUP ROUNDS DATASETS CONNECTIONS SCALE_CONNECTIONS WRK_THREADS POOL LOAD_CONCURRENCY LOG_LEVEL \
+export DURATION WARMUP ROUNDS DATASETS CONNECTIONS SCALE_CONNECTIONS SCALE_ROUNDS SCALE_DURATION WRK_THREADS POOL LOAD_CONCURRENCY LOG_LEVEL \
   HTTP_THREADS NAME_FORMAT RAW_SQL RAW_PLAN PG_VERSION GIT_COMMIT PLAN_RPS_LIFTED API_BIN_NAME \
   LOADAVG_START LOADAVG_END RAW_VERSION INGEST EMIT_BYTES PERSIST_EVENTS INGEST_BATCH ENVELOPE_BYTES REDIS_VERSION
 "$PY" - "$WORK/load.json" >"$WORK/meta.json" <<'EOF'
@@ -833,6 +845,7 @@ json.dump({
         "raw_sql": e["RAW_SQL"], "raw_plan": e.get("RAW_PLAN"),
         "enterprise_max_rps_lifted": e.get("PLAN_RPS_LIFTED") == "1",
         "mf_api_binary": e.get("API_BIN_NAME"), "scale_connections": int(e["SCALE_CONNECTIONS"]),
+        "scale_rounds": int(e["SCALE_ROUNDS"]), "scale_duration_s": int(e["SCALE_DURATION"]),
         "loadavg_1m_before": float(e["LOADAVG_START"]), "loadavg_1m_after": float(e["LOADAVG_END"]),
         "h2o_version": versions.get("h2o"), "libpq_version": versions.get("libpq"),
         "postgres_version": e.get("PG_VERSION") or None,
