@@ -240,6 +240,28 @@ def test_jobs_between_datasets(api, infra, tenant):
     assert_error(api.get(GRAPH, params={"node": job("nope")}), 404, "not_found")
 
 
+def test_answer_order(api, infra, tenant):
+    """A graph lists its jobs by name, then its datasets by distance, namespace and name; its lineage
+    edges by (from, to), then the job edges by (from, to). Made in an order that is none of these."""
+    made = [(ref("mid"), ref("zz_out")), (ref("mid"), ref("aa_out", "b_ns")), (ref("mid"), ref("mm_out", "a_ns")),
+            (ref("up_z"), ref("mid")), (ref("up_a"), ref("mid")), (ref("mm_out", "a_ns"), ref("zz_out"))]
+    for s, t in made:
+        edge(api, s, t)
+    set_job(infra, tenant.id, "zeta", "up_z", "mid")
+    set_job(infra, tenant.id, "alpha", "mid", "zz_out")
+    set_job(infra, tenant.id, "alpha", "up_a", "mid")
+    g = graph(api, ds("mid"), depth=1)
+    assert [n["id"] for n in g["nodes"]] == [
+        job("alpha"), job("zeta"), ds("mid"), ds("mm_out", "a_ns"), ds("aa_out", "b_ns"), ds("up_a"), ds("up_z"),
+        ds("zz_out")]
+    assert [n["distance"] for n in g["nodes"]] == [None, None, 0, 1, 1, 1, 1, 1]
+    lineage = [(e["from"], e["to"]) for e in g["edges"] if e["type"] == "lineage"]
+    assert lineage == sorted((ds(s["name"], s["namespace"]), ds(t["name"], t["namespace"])) for s, t in made)
+    assert [e["type"] for e in g["edges"]][:len(lineage)] == ["lineage"] * len(lineage)
+    jobs = [(e["from"], e["to"], e["type"]) for e in g["edges"][len(lineage):]]
+    assert jobs == sorted(jobs) and len(jobs) == 6, jobs
+
+
 def test_impact_distances_paths_counts(api):
     api.create_dataset("root", owner="alice")
     api.create_dataset("l1a", owner="alice")
