@@ -45,7 +45,8 @@
 #   MF_BENCH_DATASETS [10000]   datasets loaded into the tenant
 #   MF_BENCH_CONNECTIONS [64]   wrk -c, redis-benchmark -c
 #   MF_BENCH_WRK_THREADS [2]    wrk -t
-#   MF_BENCH_PG_POOL [8]        Postgres connections per HTTP thread, all servers
+#   MF_BENCH_PG_POOL [cores]    Postgres connections per HTTP thread, all servers (2 threads: twice
+#                               the cores in all, what Postgres runs well; see bench/README.md)
 #   MF_BENCH_LOAD_CONCURRENCY [16]  client threads of the dataset load
 #   MF_BENCH_LOG_LEVEL [warn]   MF_LOG_LEVEL of mf-api and mf-ingest during the bench
 #   MF_BENCH_INGEST [1]         0: skip the ingest benchmarks
@@ -82,7 +83,7 @@ ROUNDS="${MF_BENCH_ROUNDS:-1}"
 DATASETS="${MF_BENCH_DATASETS:-10000}"
 CONNECTIONS="${MF_BENCH_CONNECTIONS:-64}"
 WRK_THREADS="${MF_BENCH_WRK_THREADS:-2}"
-POOL="${MF_BENCH_PG_POOL:-8}"
+POOL="${MF_BENCH_PG_POOL:-$(nproc)}"
 LOAD_CONCURRENCY="${MF_BENCH_LOAD_CONCURRENCY:-16}"
 LOG_LEVEL="${MF_BENCH_LOG_LEVEL:-warn}"
 INGEST="${MF_BENCH_INGEST:-1}"
