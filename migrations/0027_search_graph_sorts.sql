@@ -31,6 +31,11 @@
 -- * The node distances joined by id instead of a JSON map built for the
 --   lookup; the edges keep those whose target is in the datasets' map, which
 --   holds the same nodes: 0.3 ms.
+-- * The edges' jobs are read by primary key, here and in the Marquez answer
+--   (0009's mf_lineage_marquez). The condition `id IN (the edges' jobs) OR
+--   id = the start job` had the planner read every job of the tenant and
+--   test each: a graph of 9 nodes in a tenant of 20,000 jobs took 12.4 ms,
+--   now 1.4 ms.
 --
 -- Checked equal to 0024's functions on the scale seed: 97 queries (vocabulary
 -- words, prefixes and typos, dotted and slashed names, quotes, empty) with
@@ -151,7 +156,8 @@ $$;
 
 
 -- 0024's graph: the distances joined to the datasets instead of looked up in a JSON map, edges kept
--- by the datasets' map, and both lists sorted before their JSON is built (see the top of this file).
+-- by the datasets' map, jobs read by key, and both lists sorted before their JSON is built (see the
+-- top of this file).
 CREATE OR REPLACE FUNCTION mf_lineage_graph(p_node text, p_depth integer, p_dir text, p_limit integer) RETURNS json
 LANGUAGE plpgsql STABLE SET jit = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
@@ -187,8 +193,10 @@ BEGIN
             SELECT e.id, e.job_id, v_names->>e.source_id::text f, v_names->>e.target_id::text t
             FROM lineage_edges e
             WHERE e.source_id = ANY (v_ids) AND e.tenant_id = mf_current_tenant() AND v_names ? e.target_id::text),
+        -- the edges' jobs (and a start job) by primary key
         j AS MATERIALIZED (SELECT j.id, j.namespace, j.name, j.description, mf_graph_job_id(j.namespace, j.name) nid
-              FROM jobs j WHERE j.id IN (SELECT job_id FROM e) OR (g.kind = 'job' AND j.id = g.start_id)),
+              FROM jobs j
+              WHERE j.id IN (SELECT e.job_id FROM e UNION SELECT g.start_id WHERE g.kind = 'job')),
         je AS (SELECT DISTINCT e.f, j.nid t, 'input' ty FROM e JOIN j ON j.id = e.job_id
                UNION SELECT DISTINCT j.nid, e.t, 'output' FROM e JOIN j ON j.id = e.job_id)
         SELECT
@@ -244,5 +252,75 @@ BEGIN
     END IF;
     RETURN json_build_object('node', g.node_id, 'depth', p_depth, 'direction', p_dir,
                              'nodes', v_nodes, 'edges', v_edges, 'truncated', g.truncated);
+END
+$$;
+
+-- 0009's Marquez answer, its jobs read by key as the graph's above.
+CREATE OR REPLACE FUNCTION mf_lineage_marquez(p_node text, p_depth integer, p_limit integer) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET jit = off AS $$
+DECLARE
+    g record;
+    v_out jsonb;
+    v_set jsonb;
+    v_ids uuid[];
+    v_names jsonb;
+BEGIN
+    IF p_node LIKE 'datasetField:%' THEN
+        PERFORM mf_raise('400', 'nodeId: a datasetField node has no Marquez lineage graph; '
+                                'use GET /api/v1/lineage/graph?node=datasetField:...');
+    END IF;
+    SELECT * INTO g FROM mf_graph_collect(p_node, p_depth, 'both', p_limit);
+    v_ids := g.keys::uuid[];
+    SELECT coalesce(jsonb_object_agg(k, true), '{}') INTO v_set FROM unnest(g.keys) k;
+    SELECT coalesce(jsonb_object_agg(d.id::text, mf_graph_dataset_id(d.namespace, d.name)), '{}') INTO v_names
+    FROM datasets d WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant();
+    WITH n AS MATERIALIZED (
+        SELECT d.*, v_names->>d.id::text nid
+        FROM datasets d WHERE d.id = ANY (v_ids) AND d.tenant_id = mf_current_tenant()),
+    e AS MATERIALIZED (
+        SELECT e.id, e.job_id, v_names->>e.source_id::text f, v_names->>e.target_id::text t
+        FROM lineage_edges e
+        WHERE e.source_id = ANY (v_ids) AND e.tenant_id = mf_current_tenant() AND v_set ? e.target_id::text),
+    j AS (SELECT j.*, mf_graph_job_id(j.namespace, j.name) nid
+          FROM jobs j WHERE j.id IN (SELECT e.job_id FROM e UNION SELECT g.start_id WHERE g.kind = 'job')),
+    x AS (SELECT e.f origin, e.t destination FROM e WHERE e.job_id IS NULL
+          UNION SELECT e.f, j.nid FROM e JOIN j ON j.id = e.job_id
+          UNION SELECT j.nid, e.t FROM e JOIN j ON j.id = e.job_id),
+    nodes AS (
+        SELECT n.nid, 'DATASET' ty,
+               jsonb_build_object('id', jsonb_build_object('namespace', n.namespace, 'name', n.name),
+                                  'type', 'DB_TABLE', 'namespace', n.namespace, 'name', n.name,
+                                  'description', nullif(n.description, ''), 'tags', to_jsonb(n.tags),
+                                  'fields', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', f.name, 'type', f.type,
+                                                                                          'description', nullif(f.description, ''))
+                                                                       ORDER BY f.ordinal), '[]')
+                                             FROM fields f WHERE f.dataset_id = n.id),
+                                  'updatedAt', mf_ts(n.updated_at)) data
+        FROM n
+        UNION ALL
+        SELECT j.nid, 'JOB',
+               jsonb_build_object('id', jsonb_build_object('namespace', j.namespace, 'name', j.name),
+                                  'type', 'BATCH', 'namespace', j.namespace, 'name', j.name,
+                                  'description', nullif(j.description, ''),
+                                  'inputs', (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('namespace', d.namespace, 'name', d.name)), '[]')
+                                             FROM lineage_edges le JOIN datasets d ON d.id = le.source_id WHERE le.job_id = j.id),
+                                  'outputs', (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('namespace', d.namespace, 'name', d.name)), '[]')
+                                              FROM lineage_edges le JOIN datasets d ON d.id = le.target_id WHERE le.job_id = j.id),
+                                  'updatedAt', mf_ts(j.updated_at)) data
+        FROM j),
+    -- edges by node as one object each: a lookup per node, whatever the statistics
+    ins AS (SELECT coalesce(jsonb_object_agg(nid, l), '{}') o FROM (
+                SELECT destination nid, jsonb_agg(jsonb_build_object('origin', origin, 'destination', destination)
+                                                  ORDER BY origin) l FROM x GROUP BY destination) y),
+    outs AS (SELECT coalesce(jsonb_object_agg(nid, l), '{}') o FROM (
+                 SELECT origin nid, jsonb_agg(jsonb_build_object('origin', origin, 'destination', destination)
+                                              ORDER BY destination) l FROM x GROUP BY origin) y)
+    SELECT jsonb_build_object('graph', coalesce(jsonb_agg(jsonb_build_object(
+               'id', nodes.nid, 'type', nodes.ty, 'data', nodes.data,
+               'inEdges', coalesce(ins.o -> nodes.nid, '[]'), 'outEdges', coalesce(outs.o -> nodes.nid, '[]'))
+               ORDER BY nodes.ty, nodes.nid), '[]'),
+           'truncated', g.truncated)
+    INTO v_out FROM nodes, ins, outs;
+    RETURN v_out;
 END
 $$;
