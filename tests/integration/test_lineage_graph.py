@@ -238,6 +238,14 @@ def test_jobs_between_datasets(api, infra, tenant):
     items = {i["id"]: i for i in imp["items"]}
     assert items[ds("final")]["path"] == [job("etl"), ds("out1"), ds("final")]
     assert_error(api.get(GRAPH, params={"node": job("nope")}), 404, "not_found")
+    # a start job is a node even where no edge of the answer brings it: at depth 0, and with no edges at all
+    g = graph(api, job("etl"), depth=0)
+    assert [(n["id"], n["distance"]) for n in g["nodes"]] == [(job("etl"), 0)] and g["edges"] == []
+    set_job(infra, tenant.id, "lonely", "no_such_source", "no_such_target")
+    assert [n["id"] for n in graph(api, job("lonely"))["nodes"]] == [job("lonely")]
+    r = api.get(MARQUEZ, params={"nodeId": job("lonely")})
+    assert r.status_code == 200, r.text
+    assert [(n["id"], n["type"]) for n in r.json()["graph"]] == [(job("lonely"), "JOB")]
 
 
 def test_answer_order(api, infra, tenant):
